@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+
+from netweave.model import ConfigRule, Device, Endpoint
+from netweave.model.ids import device_id, endpoint_id
+from netweave.store import Change, ConflictError, NotFoundError, Op, Store
+
+
+def _device(name: str) -> Device:
+    return Device(id=device_id(name), name=name)
+
+
+def test_add_get_list_delete(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.devices.add(_device("s1"))
+        tx.devices.add(_device("s2"))
+    with store.read() as r:
+        assert [d.name for d in r.devices.list()] == ["s1", "s2"]
+        assert r.devices.get(device_id("s1")).name == "s1"
+    with store.transaction() as tx:
+        tx.devices.delete(device_id("s1"))
+    with store.read() as r, pytest.raises(NotFoundError):
+        r.devices.get(device_id("s1"))
+
+
+def test_duplicate_name_conflicts_and_rolls_back(store: Store) -> None:
+    with pytest.raises(ConflictError), store.transaction() as tx:
+        tx.devices.add(_device("s1"))
+        tx.devices.add(Device(id=device_id("other"), name="s1"))
+    with store.read() as r:
+        assert r.devices.list() == []
+
+
+def test_endpoint_names_unique_per_device(store: Store) -> None:
+    with store.transaction() as tx:
+        for dev in ("s1", "s2"):
+            tx.endpoints.add(
+                Endpoint(id=endpoint_id(dev, "eth1"), name="eth1", device_id=device_id(dev))
+            )
+    with store.read() as r:
+        assert len(r.endpoints.list(scope=device_id("s1"))) == 1
+        assert len(r.endpoints.list()) == 2
+
+
+def test_commit_listener_sees_changes_once(store: Store) -> None:
+    seen: list[list[Change]] = []
+    store.on_commit(seen.append)
+    with store.transaction() as tx:
+        tx.devices.add(_device("s1"))
+    assert [(c.kind, c.op) for c in seen[0]] == [("device", Op.CREATED)]
+    with pytest.raises(ConflictError), store.transaction() as tx:
+        tx.devices.add(_device("s1"))
+    assert len(seen) == 1
+
+
+def test_rules_bulk_roundtrip(store: Store) -> None:
+    rules = [
+        ConfigRule(id=f"r{i}", owner="service/x", device_id="d1", key=f"/flow/{i}", value={"n": i})
+        for i in range(50)
+    ]
+    with store.transaction() as tx:
+        tx.rules.add_many(rules)
+    with store.read() as r:
+        assert r.rules.get("r7").value == {"n": 7}
+        assert len(r.rules.list(owner="service/x")) == 50
+    with store.transaction() as tx:
+        assert tx.rules.delete_many(f"r{i}" for i in range(10)) == 10
+    with store.read() as r:
+        assert len(r.rules.list(device_id="d1")) == 40
+
+
+def test_read_snapshot_refuses_writes(store: Store) -> None:
+    with store.read() as r, pytest.raises(RuntimeError):
+        r.devices.add(_device("s1"))
