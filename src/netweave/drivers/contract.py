@@ -118,6 +118,14 @@ class Driver(Protocol):
 
 
 @runtime_checkable
+class PacketIO(Protocol):
+    """Optional: a driver with `capabilities.packet_io` can also send raw frames."""
+
+    async def send_packet(self, port: int, data: bytes) -> None:
+        """Emit the Ethernet frame `data` out of port number `port`."""
+
+
+@runtime_checkable
 class DriverPlugin(Protocol):
     """A kind of driver: started once, creates a `Driver` per device."""
 

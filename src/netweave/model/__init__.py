@@ -11,7 +11,16 @@ from netweave.model.descriptor import (
     TopologyDescriptor,
 )
 from netweave.model.event import Event, EventType
-from netweave.model.inventory import Device, DeviceType, Endpoint, EndpointRef, Link, Mac, Topology
+from netweave.model.inventory import (
+    Device,
+    DeviceType,
+    Endpoint,
+    EndpointRef,
+    Link,
+    LinkOrigin,
+    Mac,
+    Topology,
+)
 from netweave.model.service import (
     Connection,
     ConnectionRole,
@@ -44,6 +53,7 @@ __all__ = [
     "JsonObject",
     "Link",
     "LinkEnd",
+    "LinkOrigin",
     "LinkSpec",
     "Mac",
     "Name",

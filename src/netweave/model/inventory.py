@@ -53,6 +53,11 @@ class EndpointRef(BaseModel):
     endpoint_id: Id
 
 
+class LinkOrigin(StrEnum):
+    DECLARED = "declared"  # written by a user or descriptor; kept when it goes down
+    DISCOVERED = "discovered"  # learned (LLDP, host tracking); removed when it disappears
+
+
 class Link(Entity):
     """A bidirectional link between two endpoints."""
 
@@ -63,6 +68,7 @@ class Link(Entity):
     cost: NonNegativeFloat = 1.0
     status: OperStatus = OperStatus.UNKNOWN
     reserved_bps: NonNegativeInt = 0
+    origin: LinkOrigin = LinkOrigin.DECLARED
 
     @model_validator(mode="after")
     def _check(self) -> Self:
