@@ -43,11 +43,12 @@ class Op(StrEnum):
 @dataclass(frozen=True)
 class Change:
     """One committed write: `kind` is the collection name, `entity` the state after it
-    (before it, for deletions)."""
+    (before it, for deletions); `before` is the replaced state, for updates."""
 
     kind: str
     op: Op
     entity: BaseModel
+    before: BaseModel | None = None
 
 
 @dataclass
@@ -128,14 +129,14 @@ class EntityCollection(Generic[E]):
 
     def update(self, entity: E) -> E:
         self._check_writable()
-        self.get(entity.id)
+        before = self.get(entity.id)
         self._guard_name(entity)
         self._conn.execute(
             update(entities)
             .where(self._where(entity.id))
             .values(scope=self._scope_of(entity), name=entity.name, data=entity.model_dump_json())
         )
-        self._journal.changes.append(Change(self.kind, Op.UPDATED, entity))
+        self._journal.changes.append(Change(self.kind, Op.UPDATED, entity, before))
         return entity
 
     def delete(self, entity_id: str) -> E:
@@ -207,13 +208,14 @@ class RuleCollection:
 
     def put(self, rule: ConfigRule) -> ConfigRule:
         """Insert or replace one rule."""
-        if self.find(rule.id) is None:
+        before = self.find(rule.id)
+        if before is None:
             self.add_many([rule])
             return rule
         self._conn.execute(
             update(config_rules).where(config_rules.c.id == rule.id).values(_rule_row(rule))
         )
-        self._journal.changes.append(Change(self.kind, Op.UPDATED, rule))
+        self._journal.changes.append(Change(self.kind, Op.UPDATED, rule, before))
         return rule
 
     def delete_many(self, rule_ids: Iterable[str]) -> int:
