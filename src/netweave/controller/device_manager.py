@@ -1,0 +1,298 @@
+"""Device manager: one supervised driver session per managed device.
+
+For every device in the store that names a driver we have, a session task connects
+(retrying with backoff while the device is unreachable), writes the reported ports into
+the topology, and reconciles the device's rules with the desired rules in the store:
+after every (re)connect from the device's own state (resync), and after every store
+commit touching the device's rules. Device events (port and device status) are written
+to the store as they arrive; packet-ins are handed to packet listeners (discovery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from netweave.controller.backoff import Backoff
+from netweave.controller.rule_plan import RulePlan, plan_rules
+from netweave.controller.topology_sync import (
+    refresh_links,
+    set_device_status,
+    set_port_status,
+    sync_ports,
+)
+from netweave.drivers import (
+    DeviceStatusChanged,
+    DeviceUnreachableError,
+    Driver,
+    DriverError,
+    DriverEvent,
+    DriverPlugin,
+    PacketIn,
+    PortStatusChanged,
+    RuleResult,
+)
+from netweave.model import ConfigRule, Device, JsonObject, OperStatus, RuleAction, RuleStatus
+from netweave.store import Change, Op, Repository, Store
+
+log = logging.getLogger(__name__)
+
+PacketListener = Callable[[PacketIn], None]
+
+
+@dataclass(eq=False)
+class Session:
+    """The live state of one device's driver session."""
+
+    device: Device
+    driver: Driver
+    observed: dict[str, JsonObject] = field(default_factory=dict)
+    connected: bool = False
+    dirty: asyncio.Event = field(default_factory=asyncio.Event)
+    synced: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class DeviceManager:
+    """Supervises driver sessions and keeps devices converged on the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        plugins: Mapping[str, DriverPlugin],
+        *,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._store = store
+        self._plugins = dict(plugins)
+        self._backoff = backoff or Backoff()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sessions: dict[str, Session] = {}
+        self._packet_listeners: list[PacketListener] = []
+        self._own_write = threading.local()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        for plugin in self._plugins.values():
+            await plugin.start()
+        self._store.on_commit(self._on_commit)
+        with self._store.read() as repo:
+            devices = repo.devices.list()
+        for device in devices:
+            self._ensure_session(device)
+
+    async def stop(self) -> None:
+        sessions = list(self._sessions.values())
+        self._sessions.clear()
+        for session in sessions:
+            await self._end_session(session)
+        for plugin in self._plugins.values():
+            await plugin.stop()
+
+    # -- public queries ----------------------------------------------------------------
+    def driver(self, device_id: str) -> Driver | None:
+        session = self._sessions.get(device_id)
+        return session.driver if session and session.connected else None
+
+    def connected_devices(self) -> list[Device]:
+        return [s.device for s in self._sessions.values() if s.connected]
+
+    def on_packet(self, listener: PacketListener) -> None:
+        self._packet_listeners.append(listener)
+
+    async def wait_synced(self, device_id: str) -> None:
+        """Wait until the device's rules have been reconciled since the last change
+        (bound it with `asyncio.timeout`)."""
+        await self._sessions[device_id].synced.wait()
+
+    def request_sync(self, device_id: str) -> None:
+        """Reconcile the device's rules now (e.g. after writing desired rules)."""
+        session = self._sessions.get(device_id)
+        if session is not None:
+            session.synced.clear()
+            session.dirty.set()
+
+    # -- store changes -------------------------------------------------------------------
+    def _on_commit(self, changes: list[Change]) -> None:
+        if getattr(self._own_write, "active", False) or self._loop is None:
+            return
+        if self._loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._handle_changes(changes)
+        else:
+            self._loop.call_soon_threadsafe(self._handle_changes, changes)
+
+    def _handle_changes(self, changes: list[Change]) -> None:
+        dirty: set[str] = set()
+        for change in changes:
+            if change.kind == "device":
+                device = change.entity
+                assert isinstance(device, Device)
+                if change.op == Op.DELETED:
+                    session = self._sessions.pop(device.id, None)
+                    if session is not None:
+                        self._spawn(self._end_session(session))
+                else:
+                    self._ensure_session(device)
+            elif change.kind == "config_rule":
+                assert isinstance(change.entity, ConfigRule)
+                dirty.add(change.entity.device_id)
+        for device_id in dirty:
+            self.request_sync(device_id)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Repository]:
+        """Our own writes: their commits must not wake our own sessions again."""
+        self._own_write.active = True
+        try:
+            with self._store.transaction() as repo:
+                yield repo
+        finally:
+            self._own_write.active = False
+
+    # -- sessions -------------------------------------------------------------------------
+    def _plugin_for(self, device: Device) -> DriverPlugin | None:
+        return next((self._plugins[n] for n in device.drivers if n in self._plugins), None)
+
+    def _ensure_session(self, device: Device) -> None:
+        if device.id in self._sessions:
+            self._sessions[device.id].device = device
+            return
+        plugin = self._plugin_for(device)
+        if plugin is None:
+            return
+        session = Session(device=device, driver=plugin.create(device))
+        session.task = self._spawn(self._run(session))
+        self._sessions[device.id] = session
+
+    def _spawn(self, work: Coroutine[None, None, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _end_session(self, session: Session) -> None:
+        if session.task is not None:
+            session.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await session.task
+        with contextlib.suppress(DriverError):
+            await session.driver.disconnect()
+
+    async def _run(self, session: Session) -> None:
+        unsubscribe = session.driver.subscribe(lambda event: self._on_event(session, event))
+        try:
+            while True:
+                await self._connect(session)
+                await self._serve(session)
+        finally:
+            unsubscribe()
+
+    async def _connect(self, session: Session) -> None:
+        for delay in self._backoff.delays():
+            try:
+                await session.driver.connect()
+                state = await session.driver.get_state()
+            except DeviceUnreachableError as exc:
+                log.debug("%s unreachable: %s; retrying in %.1fs", session.device.name, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            session.observed = dict(state.rules)
+            session.connected = True
+            with self._writing() as repo:
+                refresh_links(repo, sync_ports(repo, session.device, state.ports))
+                set_device_status(repo, session.device.id, OperStatus.UP)
+            log.info("%s connected (%d ports)", session.device.name, len(state.ports))
+            return
+
+    async def _serve(self, session: Session) -> None:
+        session.dirty.set()  # resync after every (re)connect
+        while session.connected:
+            await session.dirty.wait()
+            session.dirty.clear()
+            if not session.connected:
+                break
+            try:
+                await self._reconcile(session)
+            except DeviceUnreachableError:
+                session.connected = False
+                break
+            session.synced.set()
+        with self._writing() as repo:
+            set_device_status(repo, session.device.id, OperStatus.DOWN)
+
+    def _on_event(self, session: Session, event: DriverEvent) -> None:
+        if isinstance(event, PortStatusChanged):
+            with self._writing() as repo:
+                set_port_status(repo, session.device, event.port)
+        elif isinstance(event, DeviceStatusChanged):
+            if event.status == OperStatus.DOWN and session.connected:
+                session.connected = False
+                session.dirty.set()
+        else:
+            for listener in self._packet_listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("packet listener failed")
+
+    # -- rule reconciliation ------------------------------------------------------------------
+    async def _reconcile(self, session: Session) -> None:
+        device_id = session.device.id
+        with self._store.read() as repo:
+            desired = repo.rules.list(device_id=device_id)
+        plan = plan_rules(device_id, desired, session.observed)
+        if plan.empty:
+            return
+        removed = await self._remove(session, plan.remove)
+        applied = await self._apply(session, plan.apply)
+        self._record(plan, removed, applied)
+
+    async def _remove(self, session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
+        if not rules:
+            return []
+        results = await session.driver.delete(rules)
+        for rule, result in zip(rules, results, strict=True):
+            if result.ok:
+                session.observed.pop(rule.key, None)
+        return results
+
+    async def _apply(self, session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
+        if not rules:
+            return []
+        results = await session.driver.apply(rules)
+        for rule, result in zip(rules, results, strict=True):
+            if result.ok:
+                session.observed[rule.key] = rule.value
+        return results
+
+    def _record(self, plan: RulePlan, removed: list[RuleResult], applied: list[RuleResult]) -> None:
+        """Write the device's answers back: statuses, errors, and drop deleted rows."""
+        with self._writing() as repo:
+            purge = [
+                rule.id
+                for rule, result in zip(plan.remove, removed, strict=True)
+                if result.ok and rule.action == RuleAction.DELETE
+            ]
+            repo.rules.delete_many(purge)
+            for rule, result in zip(plan.remove, removed, strict=True):
+                if not result.ok and repo.rules.find(rule.id) is not None:
+                    repo.rules.put(rule.model_copy(update={"error": result.error}))
+            for rule in plan.confirmed:
+                repo.rules.put(
+                    rule.model_copy(update={"status": RuleStatus.APPLIED, "error": None})
+                )
+            for rule, result in zip(plan.apply, applied, strict=True):
+                status = RuleStatus.APPLIED if result.ok else RuleStatus.FAILED
+                repo.rules.put(rule.model_copy(update={"status": status, "error": result.error}))
