@@ -40,6 +40,7 @@ class Endpoint(Entity):
     device_id: Id
     number: NonNegativeInt | None = Field(None, description="port number on the device")
     mac: Mac | None = None
+    ip: str | None = Field(None, description="hosts: interface address in CIDR form")
     speed_bps: NonNegativeInt | None = None
     status: OperStatus = OperStatus.UNKNOWN
 
