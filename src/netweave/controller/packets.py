@@ -1,0 +1,140 @@
+"""The few frames the controller itself builds and reads: LLDP, ARP and IPv4 headers.
+
+Hand-written with `struct` because they are tiny (a handful of fixed fields) and on the
+discovery hot path; each builder has a parser and tests round-trip them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from dataclasses import dataclass
+
+ETH_LLDP = 0x88CC
+ETH_ARP = 0x0806
+ETH_IPV4 = 0x0800
+ETH_VLAN = 0x8100
+LLDP_MULTICAST = "01:80:c2:00:00:0e"
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+
+_TLV_END, _TLV_CHASSIS, _TLV_PORT, _TLV_TTL = 0, 1, 2, 3
+_SUBTYPE_LOCAL = 7
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def mac_str(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+@dataclass(frozen=True)
+class Ethernet:
+    dst: str
+    src: str
+    ethertype: int
+    payload: bytes
+
+
+def parse_ethernet(frame: bytes) -> Ethernet | None:
+    """The Ethernet header (skipping one 802.1Q tag), or None if the frame is too short."""
+    if len(frame) < 14:
+        return None
+    (ethertype,) = struct.unpack_from("!H", frame, 12)
+    offset = 14
+    if ethertype == ETH_VLAN:
+        if len(frame) < 18:
+            return None
+        (ethertype,) = struct.unpack_from("!H", frame, 16)
+        offset = 18
+    return Ethernet(mac_str(frame[0:6]), mac_str(frame[6:12]), ethertype, frame[offset:])
+
+
+def ethernet(dst: str, src: str, ethertype: int, payload: bytes) -> bytes:
+    return mac_bytes(dst) + mac_bytes(src) + struct.pack("!H", ethertype) + payload
+
+
+# -- LLDP -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LldpProbe:
+    """What our LLDP frames carry: the sending device's id and port number."""
+
+    device_id: str
+    port: int
+
+
+def _tlv(tlv_type: int, value: bytes) -> bytes:
+    return struct.pack("!H", (tlv_type << 9) | len(value)) + value
+
+
+def build_lldp(probe: LldpProbe, src_mac: str, ttl_s: int = 120) -> bytes:
+    payload = (
+        _tlv(_TLV_CHASSIS, bytes([_SUBTYPE_LOCAL]) + probe.device_id.encode())
+        + _tlv(_TLV_PORT, bytes([_SUBTYPE_LOCAL]) + str(probe.port).encode())
+        + _tlv(_TLV_TTL, struct.pack("!H", ttl_s))
+        + _tlv(_TLV_END, b"")
+    )
+    return ethernet(LLDP_MULTICAST, src_mac, ETH_LLDP, payload)
+
+
+def parse_lldp(payload: bytes) -> LldpProbe | None:
+    """Our probe from an LLDP payload, or None if it is not one of ours or malformed."""
+    fields: dict[int, bytes] = {}
+    offset = 0
+    while offset + 2 <= len(payload):
+        (header,) = struct.unpack_from("!H", payload, offset)
+        tlv_type, length = header >> 9, header & 0x1FF
+        value = payload[offset + 2 : offset + 2 + length]
+        if tlv_type == _TLV_END or len(value) < length:
+            break
+        fields[tlv_type] = value
+        offset += 2 + length
+    chassis, port = fields.get(_TLV_CHASSIS), fields.get(_TLV_PORT)
+    if not chassis or not port or chassis[0] != _SUBTYPE_LOCAL or port[0] != _SUBTYPE_LOCAL:
+        return None
+    try:
+        return LldpProbe(chassis[1:].decode(), int(port[1:].decode()))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+# -- ARP / IPv4 -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Arp:
+    op: int  # 1 request, 2 reply
+    sender_mac: str
+    sender_ip: str
+    target_mac: str
+    target_ip: str
+
+
+def parse_arp(payload: bytes) -> Arp | None:
+    if len(payload) < 28:
+        return None
+    htype, ptype, hlen, plen, op = struct.unpack_from("!HHBBH", payload, 0)
+    if (htype, ptype, hlen, plen) != (1, ETH_IPV4, 6, 4):
+        return None
+    return Arp(
+        op,
+        mac_str(payload[8:14]),
+        str(ipaddress.IPv4Address(payload[14:18])),
+        mac_str(payload[18:24]),
+        str(ipaddress.IPv4Address(payload[24:28])),
+    )
+
+
+def build_arp(arp: Arp) -> bytes:
+    return struct.pack("!HHBBH", 1, ETH_IPV4, 6, 4, arp.op) + (
+        mac_bytes(arp.sender_mac)
+        + ipaddress.IPv4Address(arp.sender_ip).packed
+        + mac_bytes(arp.target_mac)
+        + ipaddress.IPv4Address(arp.target_ip).packed
+    )
+
+
+def ipv4_source(payload: bytes) -> str | None:
+    """Source address of an IPv4 header, or None if malformed."""
+    if len(payload) < 20 or payload[0] >> 4 != 4:
+        return None
+    return str(ipaddress.IPv4Address(payload[12:16]))
