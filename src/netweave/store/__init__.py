@@ -1,17 +1,15 @@
 """The store: one repository interface over SQLAlchemy (SQLite by default, PostgreSQL by URL)."""
 
-from netweave.store.errors import ConflictError, NotFoundError, StoreError
-from netweave.store.repository import (
-    Change,
-    EntityCollection,
-    Op,
-    Repository,
-    RuleCollection,
-    Store,
-)
+from netweave.store.changes import Change, CommitListener, Op
+from netweave.store.entities import EntityCollection
+from netweave.store.errors import ConflictError, NotFoundError, StoreError, TransientError
+from netweave.store.migrate import migrate
+from netweave.store.repository import Repository, Store
+from netweave.store.rules import RuleCollection
 
 __all__ = [
     "Change",
+    "CommitListener",
     "ConflictError",
     "EntityCollection",
     "NotFoundError",
@@ -20,4 +18,6 @@ __all__ = [
     "RuleCollection",
     "Store",
     "StoreError",
+    "TransientError",
+    "migrate",
 ]

@@ -1,4 +1,10 @@
-"""Database engines: SQLite (WAL, immediate write locks) or PostgreSQL, by URL."""
+"""Database engines: SQLite (WAL, immediate write locks) or PostgreSQL, by URL.
+
+Isolation: on SQLite writers are serialised (``BEGIN IMMEDIATE``) and readers see a
+snapshot. PostgreSQL runs at REPEATABLE READ, so a transaction also sees a snapshot and
+a concurrent update of the same row fails with a serialization error (a lost update is
+never silent); the store turns that into `TransientError`, which `Store.run` retries.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_ISOLATION = "REPEATABLE READ"
+# Execution option: how the next SQLite transaction begins ("IMMEDIATE" or "DEFERRED").
+SQLITE_BEGIN = "netweave_sqlite_begin"
 
 
 def normalise_url(url: str) -> str:
@@ -19,31 +28,38 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
 def create_store_engine(url: str) -> Engine:
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, isolation_level=POSTGRES_ISOLATION)
 
 
 def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False})
+    on_disk = make_url(url).database not in (None, "", ":memory:")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit transactions are off).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        if make_url(url).database not in (None, "", ":memory:"):
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if on_disk:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take the write lock up front so concurrent writers queue instead of deadlocking.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front so they queue instead of deadlocking;
+        # readers begin deferred and never block anyone (WAL).
+        mode = conn.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine

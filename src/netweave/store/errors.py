@@ -1,4 +1,11 @@
-"""Store errors. All derive from `StoreError`; the API maps them to 404 / 409."""
+"""Store errors. All derive from `StoreError`; the API maps them to 404 / 409 / 503.
+
+StoreError
+├── NotFoundError    no entity with that id (or name)
+├── ConflictError    a write breaks uniqueness; `field` names the column ("id", "name")
+└── TransientError   lost a race (serialization failure, deadlock, lock timeout):
+                     re-run the whole unit of work; `Store.run` does it for you
+"""
 
 from __future__ import annotations
 
@@ -22,3 +29,8 @@ class ConflictError(StoreError):
         self.kind = kind
         self.field = field
         self.message = message
+
+
+class TransientError(StoreError):
+    """The database refused this unit of work because of a concurrent one; nothing was
+    written, and running it again may succeed."""

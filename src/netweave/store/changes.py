@@ -1,0 +1,41 @@
+"""What a transaction wrote, reported to commit listeners after it commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class Op(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed write: `kind` is the collection name, `entity` the state after it
+    (before it, for deletions); `before` is the replaced state, for updates."""
+
+    kind: str
+    op: Op
+    entity: BaseModel
+    before: BaseModel | None = None
+
+
+CommitListener = Callable[[list[Change]], None]
+
+
+@dataclass
+class Journal:
+    """The changes of one transaction, in write order; read-only views refuse writes."""
+
+    changes: list[Change] = field(default_factory=list)
+    writable: bool = True
+
+    def check_writable(self) -> None:
+        if not self.writable:
+            raise RuntimeError("read-only snapshot: use store.transaction() to write")

@@ -1,0 +1,183 @@
+"""Config rules: many small rows, written and read in bulk by the reconcilers.
+
+Rows are built straight from the model's fields (``value`` as JSON text) and read back
+without re-validating what was validated on the way in; batches go in chunks through
+one prepared statement (executemany).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from pydantic_core import from_json, to_json
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from netweave.model import ConfigRule, RuleAction, RuleStatus
+from netweave.store.changes import Change, Journal, Op
+from netweave.store.db_errors import conflicts_as
+from netweave.store.errors import NotFoundError
+from netweave.store.schema import config_rules
+
+# Ids per IN (...) list and rows per executemany: well under every backend's limit on
+# bound parameters (SQLite 32766, PostgreSQL 65535).
+CHUNK = 2000
+
+_T = TypeVar("_T")
+_c = config_rules.c
+
+
+def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _row(rule: ConfigRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "owner": rule.owner,
+        "device_id": rule.device_id,
+        "key": rule.key,
+        "value": to_json(rule.value).decode(),
+        "action": str(rule.action),
+        "status": str(rule.status),
+        "error": rule.error,
+    }
+
+
+def _rule(row: Sequence[Any]) -> ConfigRule:
+    rule_id, owner, device, key, value, action, status, error = row
+    return ConfigRule.model_construct(
+        id=rule_id,
+        owner=owner,
+        device_id=device,
+        key=key,
+        value=from_json(value),
+        action=RuleAction(action),
+        status=RuleStatus(status),
+        error=error,
+    )
+
+
+def _filters(device_id: str | None, owner: str | None, status: RuleStatus | None) -> list[Any]:
+    wanted = ((_c.device_id, device_id), (_c.owner, owner), (_c.status, status))
+    return [column == str(value) for column, value in wanted if value is not None]
+
+
+class RuleCollection:
+    """Config rules, keyed by id, looked up by device, owner or status."""
+
+    kind = "config_rule"
+
+    def __init__(self, conn: Connection, journal: Journal) -> None:
+        self._conn = conn
+        self._journal = journal
+
+    def find(self, rule_id: str) -> ConfigRule | None:
+        row = self._conn.execute(select(config_rules).where(_c.id == rule_id)).first()
+        return None if row is None else _rule(row)
+
+    def get(self, rule_id: str) -> ConfigRule:
+        found = self.find(rule_id)
+        if found is None:
+            raise NotFoundError(self.kind, rule_id)
+        return found
+
+    def find_many(self, rule_ids: Iterable[str]) -> dict[str, ConfigRule]:
+        """The rules with these ids that exist, by id."""
+        found: dict[str, ConfigRule] = {}
+        for chunk in _chunks(list(rule_ids)):
+            for row in self._conn.execute(select(config_rules).where(_c.id.in_(chunk))):
+                found[row.id] = _rule(row)
+        return found
+
+    def get_many(self, rule_ids: Sequence[str]) -> list[ConfigRule]:
+        """The rules with these ids, in that order; NotFoundError names the first missing."""
+        found = self.find_many(rule_ids)
+        missing = next((rule_id for rule_id in rule_ids if rule_id not in found), None)
+        if missing is not None:
+            raise NotFoundError(self.kind, missing)
+        return [found[rule_id] for rule_id in rule_ids]
+
+    def list(
+        self,
+        device_id: str | None = None,
+        owner: str | None = None,
+        status: RuleStatus | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ConfigRule]:
+        """Rules matching every filter given, ordered by id; `limit`/`offset` page."""
+        query = (
+            select(config_rules)
+            .where(*_filters(device_id, owner, status))
+            .order_by(_c.id)
+            .limit(limit)
+            .offset(offset or None)
+        )
+        return [_rule(row) for row in self._conn.execute(query)]
+
+    def count(
+        self,
+        device_id: str | None = None,
+        owner: str | None = None,
+        status: RuleStatus | None = None,
+    ) -> int:
+        query = select(func.count()).select_from(config_rules)
+        query = query.where(*_filters(device_id, owner, status))
+        return int(self._conn.execute(query).scalar_one())
+
+    def add_many(self, rules: Sequence[ConfigRule]) -> None:
+        """Insert new rules; a duplicate id fails the transaction with ConflictError(id)."""
+        self._journal.check_writable()
+        with conflicts_as(self.kind):
+            for chunk in _chunks(rules):
+                self._conn.execute(insert(config_rules), [_row(rule) for rule in chunk])
+        self._journal.changes.extend(Change(self.kind, Op.CREATED, rule) for rule in rules)
+
+    def put(self, rule: ConfigRule) -> ConfigRule:
+        """Insert or replace one rule."""
+        self.put_many([rule])
+        return rule
+
+    def put_many(self, rules: Sequence[ConfigRule]) -> None:
+        """Insert the new rules and replace the existing ones (matched by id)."""
+        self._journal.check_writable()
+        before = self.find_many(rule.id for rule in rules)
+        self.add_many([rule for rule in rules if rule.id not in before])
+        replaced = [rule for rule in rules if rule.id in before]
+        statement = update(config_rules).where(_c.id == bindparam("old_id"))
+        for chunk in _chunks(replaced):
+            self._conn.execute(statement, [{"old_id": rule.id, **_row(rule)} for rule in chunk])
+        self._journal.changes.extend(
+            Change(self.kind, Op.UPDATED, rule, before[rule.id]) for rule in replaced
+        )
+
+    def set_status(
+        self, rule_ids: Iterable[str], status: RuleStatus, error: str | None = None
+    ) -> builtins.list[ConfigRule]:
+        """Record what the device reported for these rules; returns them as updated
+        (ids that do not exist are skipped)."""
+        self._journal.check_writable()
+        updated: builtins.list[ConfigRule] = []
+        for chunk in _chunks(list(rule_ids)):
+            before = self.find_many(chunk)
+            statement = update(config_rules).where(_c.id.in_(before))
+            self._conn.execute(statement.values(status=str(status), error=error))
+            for old in before.values():
+                new = old.model_copy(update={"status": status, "error": error})
+                updated.append(new)
+                self._journal.changes.append(Change(self.kind, Op.UPDATED, new, old))
+        return updated
+
+    def delete_many(self, rule_ids: Iterable[str]) -> int:
+        """Delete these rules (missing ids are skipped); returns how many were deleted."""
+        self._journal.check_writable()
+        deleted: list[ConfigRule] = []
+        for chunk in _chunks(list(rule_ids)):
+            statement = delete(config_rules).where(_c.id.in_(chunk)).returning(*config_rules.c)
+            deleted.extend(_rule(row) for row in self._conn.execute(statement))
+        self._journal.changes.extend(Change(self.kind, Op.DELETED, rule) for rule in deleted)
+        return len(deleted)
