@@ -1,5 +1,5 @@
-"""Shared fixtures: a store on every backend (SQLite always, PostgreSQL when
-NETWEAVE_TEST_PG names a server), and an in-process bus."""
+"""Shared fixtures: a database on every backend (SQLite always, PostgreSQL when
+NETWEAVE_TEST_PG names a server), a store on it, and an in-process bus."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from netweave.store import Store
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def _postgres_store() -> Iterator[Store]:
+def _postgres_url() -> Iterator[str]:
+    """A URL whose search_path is a fresh schema, dropped afterwards."""
     url = os.environ.get("NETWEAVE_TEST_PG")
     if not url:
         pytest.skip("NETWEAVE_TEST_PG not set (scripts/test.sh starts a throwaway server)")
@@ -26,23 +27,27 @@ def _postgres_store() -> Iterator[Store]:
     with admin.engine.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     sep = "&" if "?" in url else "?"
-    store = Store.open(f"{url}{sep}options=-csearch_path%3D{schema}")
     try:
-        yield store
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
     finally:
-        store.close()
         with admin.engine.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.close()
 
 
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh, empty store on each backend."""
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty database (no tables yet) on each backend."""
     if request.param == "postgresql":
-        yield from _postgres_store()
-        return
-    store = Store.open(f"sqlite:///{tmp_path / 'netweave.db'}")
+        yield from _postgres_url()
+    else:
+        yield f"sqlite:///{tmp_path / 'netweave.db'}"
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A fresh, empty store on each backend."""
+    store = Store.open(store_url)
     try:
         yield store
     finally:
