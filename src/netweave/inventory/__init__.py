@@ -1,0 +1,53 @@
+"""The inventory: devices, endpoints, links and services, validated and evented.
+
+`Inventory` is the one business layer between the API/CLI and the store and bus.
+"""
+
+from netweave.inventory.descriptor import LineMap, load_descriptor
+from netweave.inventory.errors import (
+    Conflict,
+    Invalid,
+    InventoryError,
+    NotFound,
+    Problem,
+    format_loc,
+)
+from netweave.inventory.events import events_for, publish_changes
+from netweave.inventory.inputs import (
+    DeviceCreate,
+    DeviceUpdate,
+    EndpointCreate,
+    EndpointUpdate,
+    LinkCreate,
+    LinkUpdate,
+    PortRef,
+    ServiceCreate,
+    ServiceUpdate,
+)
+from netweave.inventory.service import Inventory
+from netweave.inventory.topology import ImportCounts, ImportResult
+
+__all__ = [
+    "Conflict",
+    "DeviceCreate",
+    "DeviceUpdate",
+    "EndpointCreate",
+    "EndpointUpdate",
+    "ImportCounts",
+    "ImportResult",
+    "Invalid",
+    "Inventory",
+    "InventoryError",
+    "LineMap",
+    "LinkCreate",
+    "LinkUpdate",
+    "NotFound",
+    "PortRef",
+    "Problem",
+    "ServiceCreate",
+    "ServiceUpdate",
+    "events_for",
+    "format_loc",
+    "load_descriptor",
+    "publish_changes",
+]

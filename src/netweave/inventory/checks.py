@@ -1,0 +1,71 @@
+"""Consistency checks shared by the inventory's writes and the descriptor import."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from netweave.inventory import resolve
+from netweave.inventory.errors import Conflict, Invalid
+from netweave.inventory.inputs import PortRef
+from netweave.model import Device, Endpoint
+from netweave.model.common import Entity
+from netweave.store import EntityCollection, Repository
+
+E = TypeVar("E", bound=Entity)
+
+
+def add_unique(collection: EntityCollection[E], entity: E, scope: str = "") -> E:
+    """Add `entity`, refusing a duplicate name with a clear message."""
+    if collection.find_by_name(entity.name, scope) is not None:
+        raise Conflict("name", f"{collection.kind} {entity.name!r} already exists")
+    return collection.add(entity)
+
+
+def changed(entity: E, changes: BaseModel, replace: bool) -> E:
+    """`entity` with the fields of `changes` applied and re-validated."""
+    fields = changes.model_dump(exclude_unset=not replace)
+    try:
+        return type(entity).model_validate({**entity.model_dump(), **fields})
+    except ValidationError as exc:
+        raise Invalid.from_validation(exc) from exc
+
+
+def port(
+    repo: Repository, ref: PortRef, field: str | tuple[str | int, ...]
+) -> tuple[Device, Endpoint]:
+    """The device and port `ref` names; unknown ones are invalid input at `field`."""
+    loc = (field,) if isinstance(field, str) else field
+    device = resolve.device(repo, ref.device, "device", missing=Invalid)
+    try:
+        return device, resolve.endpoint_of(repo, device, ref.endpoint, missing=Invalid)
+    except Invalid as exc:
+        raise exc.within(*loc) from None
+
+
+def check_ports_free(repo: Repository, ports: dict[str, Endpoint], link_name: str) -> None:
+    """Refuse ports that a link other than `link_name` already uses."""
+    for link in resolve.links_using(repo, {p.id for p in ports.values()}):
+        if link.name == link_name:
+            continue
+        for end, port in ports.items():
+            if port.id in (link.a.endpoint_id, link.b.endpoint_id):
+                raise Conflict(
+                    f"{end}.endpoint", f"port {port.name!r} is already used by link {link.name!r}"
+                )
+
+
+def check_port_number(repo: Repository, endpoint: Endpoint) -> None:
+    if endpoint.number is None:
+        return
+    for other in repo.endpoints.list(scope=endpoint.device_id):
+        if other.number == endpoint.number and other.id != endpoint.id:
+            raise Conflict("number", f"port number {endpoint.number} is used by {other.name!r}")
+
+
+def refuse_if_used(repo: Repository, endpoint_ids: set[str], field: str, what: str) -> None:
+    users = [f"link {link.name!r}" for link in resolve.links_using(repo, endpoint_ids)]
+    users += [f"service {svc.name!r}" for svc in resolve.services_using(repo, endpoint_ids)]
+    if users:
+        raise Conflict(field, f"{what} is still used by {', '.join(users)}; delete them first")

@@ -1,0 +1,243 @@
+"""The inventory service: validated create/read/update/delete of devices, endpoints,
+links and services, and topology import/export, over the store; events go to the bus."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from netweave.bus import EventBus
+from netweave.inventory import checks, resolve
+from netweave.inventory.descriptor import LineMap, load_descriptor
+from netweave.inventory.errors import Conflict, Invalid, InventoryError, NotFound
+from netweave.inventory.events import publish_changes
+from netweave.inventory.inputs import (
+    DeviceCreate,
+    DeviceUpdate,
+    EndpointCreate,
+    EndpointUpdate,
+    LinkCreate,
+    LinkUpdate,
+    ServiceCreate,
+    ServiceUpdate,
+)
+from netweave.inventory.topology import ImportResult, apply_descriptor, export_descriptor
+from netweave.model import (
+    Device,
+    Endpoint,
+    EndpointRef,
+    Link,
+    Service,
+    ServiceType,
+    Topology,
+    TopologyDescriptor,
+)
+from netweave.model.ids import device_id, endpoint_id, link_id, service_id
+from netweave.store import ConflictError, NotFoundError, Repository, Store
+
+
+class Inventory:
+    """The business layer the API and CLI use. Create one per store: it subscribes the
+    bus to the store's commits."""
+
+    def __init__(self, store: Store, bus: EventBus) -> None:
+        self._store = store
+        publish_changes(store, bus)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Repository]:
+        """One all-or-nothing unit of work; store errors become inventory errors."""
+        try:
+            with self._store.transaction() as tx:
+                yield tx
+        except ConflictError as exc:
+            raise Conflict(exc.field or "name", exc.message) from exc
+        except NotFoundError as exc:
+            raise NotFound(exc.kind, str(exc)) from exc
+
+    def health(self) -> None:
+        """Raises when the store cannot be read."""
+        with self._store.read() as repo:
+            repo.devices.count()
+
+    # -- devices ----------------------------------------------------------------------
+
+    def list_devices(self) -> list[Device]:
+        with self._store.read() as repo:
+            return repo.devices.list()
+
+    def get_device(self, ref: str) -> Device:
+        with self._store.read() as repo:
+            return resolve.device(repo, ref)
+
+    def create_device(self, spec: DeviceCreate) -> Device:
+        device = Device(id=device_id(spec.name), **spec.model_dump())
+        with self._write() as tx:
+            return checks.add_unique(tx.devices, device)
+
+    def update_device(self, ref: str, changes: DeviceUpdate, *, replace: bool = False) -> Device:
+        """Change the given fields (all of them, defaults included, when `replace`)."""
+        with self._write() as tx:
+            return tx.devices.update(checks.changed(resolve.device(tx, ref), changes, replace))
+
+    def delete_device(self, ref: str) -> Device:
+        """Delete a device and its ports; refused while links or services use them."""
+        with self._write() as tx:
+            device = resolve.device(tx, ref)
+            ports = tx.endpoints.list(scope=device.id)
+            checks.refuse_if_used(tx, {p.id for p in ports}, "device", f"device {device.name!r}")
+            for port in ports:
+                tx.endpoints.delete(port.id)
+            return tx.devices.delete(device.id)
+
+    # -- endpoints --------------------------------------------------------------------
+
+    def list_endpoints(self, device_ref: str | None = None) -> list[Endpoint]:
+        with self._store.read() as repo:
+            if device_ref is None:
+                return repo.endpoints.list()
+            return repo.endpoints.list(scope=resolve.device(repo, device_ref).id)
+
+    def get_endpoint(self, endpoint_id_: str) -> Endpoint:
+        with self._store.read() as repo:
+            return resolve.endpoint(repo, endpoint_id_)
+
+    def create_endpoint(self, device_ref: str, spec: EndpointCreate) -> Endpoint:
+        with self._write() as tx:
+            device = resolve.device(tx, device_ref)
+            endpoint = Endpoint(
+                id=endpoint_id(device.name, spec.name), device_id=device.id, **spec.model_dump()
+            )
+            checks.check_port_number(tx, endpoint)
+            return checks.add_unique(tx.endpoints, endpoint, scope=device.id)
+
+    def update_endpoint(
+        self, endpoint_id_: str, changes: EndpointUpdate, *, replace: bool = False
+    ) -> Endpoint:
+        with self._write() as tx:
+            endpoint = checks.changed(resolve.endpoint(tx, endpoint_id_), changes, replace)
+            checks.check_port_number(tx, endpoint)
+            return tx.endpoints.update(endpoint)
+
+    def delete_endpoint(self, endpoint_id_: str) -> Endpoint:
+        """Delete a port; refused while a link or service uses it."""
+        with self._write() as tx:
+            endpoint = resolve.endpoint(tx, endpoint_id_)
+            checks.refuse_if_used(tx, {endpoint.id}, "endpoint", f"port {endpoint.name!r}")
+            return tx.endpoints.delete(endpoint.id)
+
+    # -- links ------------------------------------------------------------------------
+
+    def list_links(self) -> list[Link]:
+        with self._store.read() as repo:
+            return repo.links.list()
+
+    def get_link(self, ref: str) -> Link:
+        with self._store.read() as repo:
+            return resolve.link(repo, ref)
+
+    def create_link(self, spec: LinkCreate) -> Link:
+        """Link two existing ports that no other link uses."""
+        with self._write() as tx:
+            (dev_a, port_a), (dev_b, port_b) = (
+                checks.port(tx, spec.a, "a"),
+                checks.port(tx, spec.b, "b"),
+            )
+            if port_a.id == port_b.id:
+                raise Invalid("b", "is the same port as a: a link joins two different ports")
+            name = spec.name or f"{dev_a.name}:{port_a.name}--{dev_b.name}:{port_b.name}"
+            if tx.links.find_by_name(name) is not None:
+                raise Conflict("name", f"link {name!r} already exists")
+            checks.check_ports_free(tx, {"a": port_a, "b": port_b}, name)
+            link = Link(
+                id=link_id(name),
+                name=name,
+                a=EndpointRef(device_id=dev_a.id, endpoint_id=port_a.id),
+                b=EndpointRef(device_id=dev_b.id, endpoint_id=port_b.id),
+                **spec.model_dump(include=set(LinkUpdate.model_fields)),
+            )
+            return checks.add_unique(tx.links, link)
+
+    def update_link(self, ref: str, changes: LinkUpdate, *, replace: bool = False) -> Link:
+        with self._write() as tx:
+            return tx.links.update(checks.changed(resolve.link(tx, ref), changes, replace))
+
+    def delete_link(self, ref: str) -> Link:
+        with self._write() as tx:
+            return tx.links.delete(resolve.link(tx, ref).id)
+
+    # -- services (stored only, status planned) ---------------------------------------
+
+    def list_services(self) -> list[Service]:
+        with self._store.read() as repo:
+            return repo.services.list()
+
+    def get_service(self, ref: str) -> Service:
+        with self._store.read() as repo:
+            return resolve.service(repo, ref)
+
+    def create_service(self, spec: ServiceCreate) -> Service:
+        if spec.type is ServiceType.P2P and len(spec.endpoints) != 2:
+            raise Invalid(
+                "endpoints", f"a p2p service joins exactly 2 ports, not {len(spec.endpoints)}"
+            )
+        with self._write() as tx:
+            refs: list[EndpointRef] = []
+            for index, port_ref in enumerate(spec.endpoints):
+                device, port = checks.port(tx, port_ref, ("endpoints", index))
+                ref = EndpointRef(device_id=device.id, endpoint_id=port.id)
+                if ref in refs:
+                    raise Invalid(("endpoints", index), "lists the same port twice")
+                refs.append(ref)
+            service = Service(
+                id=service_id(spec.name),
+                name=spec.name,
+                type=spec.type,
+                endpoints=refs,
+                constraints=spec.constraints,
+            )
+            return checks.add_unique(tx.services, service)
+
+    def update_service(self, ref: str, changes: ServiceUpdate, *, replace: bool = False) -> Service:
+        with self._write() as tx:
+            return tx.services.update(checks.changed(resolve.service(tx, ref), changes, replace))
+
+    def delete_service(self, ref: str) -> Service:
+        with self._write() as tx:
+            return tx.services.delete(resolve.service(tx, ref).id)
+
+    # -- topology ---------------------------------------------------------------------
+
+    def topology(self) -> Topology:
+        """A consistent snapshot of devices, endpoints and links."""
+        with self._store.read() as repo:
+            return Topology(
+                devices=repo.devices.list(),
+                endpoints=repo.endpoints.list(),
+                links=repo.links.list(),
+            )
+
+    def import_topology(
+        self, descriptor: TopologyDescriptor, lines: LineMap | None = None
+    ) -> ImportResult:
+        """Create or update everything `descriptor` declares, all or nothing. Errors
+        locate the offending descriptor node (and its line, given the `lines` map)."""
+        try:
+            with self._write() as tx:
+                return apply_descriptor(tx, descriptor)
+        except InventoryError as exc:
+            if lines is None:
+                raise
+            raise exc.of([lines.locate(p) for p in exc.problems]) from None
+
+    def load_topology(self, text: str, filename: str = "<descriptor>") -> ImportResult:
+        """Parse a YAML or JSON descriptor and import it."""
+        descriptor, lines = load_descriptor(text, filename)
+        return self.import_topology(descriptor, lines)
+
+    def export_topology(self, name: str = "topology") -> TopologyDescriptor:
+        """A descriptor that re-imports to the current topology."""
+        with self._store.read() as repo:
+            return export_descriptor(repo, name)
