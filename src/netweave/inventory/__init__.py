@@ -3,7 +3,7 @@
 `Inventory` is the one business layer between the API/CLI and the store and bus.
 """
 
-from netweave.inventory.descriptor import LineMap, load_descriptor
+from netweave.inventory.descriptor import LineMap, dump_descriptor, load_descriptor
 from netweave.inventory.errors import (
     Conflict,
     Invalid,
@@ -46,6 +46,7 @@ __all__ = [
     "Problem",
     "ServiceCreate",
     "ServiceUpdate",
+    "dump_descriptor",
     "events_for",
     "format_loc",
     "load_descriptor",

@@ -7,7 +7,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from netweave.inventory import resolve
-from netweave.inventory.errors import Conflict, Invalid
+from netweave.inventory.errors import Conflict, Invalid, Loc, parse_loc
 from netweave.inventory.inputs import PortRef
 from netweave.model import Device, Endpoint
 from netweave.model.common import Entity
@@ -32,16 +32,13 @@ def changed(entity: E, changes: BaseModel, replace: bool) -> E:
         raise Invalid.from_validation(exc) from exc
 
 
-def port(
-    repo: Repository, ref: PortRef, field: str | tuple[str | int, ...]
-) -> tuple[Device, Endpoint]:
+def port(repo: Repository, ref: PortRef, field: str | Loc) -> tuple[Device, Endpoint]:
     """The device and port `ref` names; unknown ones are invalid input at `field`."""
-    loc = (field,) if isinstance(field, str) else field
-    device = resolve.device(repo, ref.device, "device", missing=Invalid)
     try:
+        device = resolve.device(repo, ref.device, "device", missing=Invalid)
         return device, resolve.endpoint_of(repo, device, ref.endpoint, missing=Invalid)
     except Invalid as exc:
-        raise exc.within(*loc) from None
+        raise exc.within(*parse_loc(field)) from None
 
 
 def check_ports_free(repo: Repository, ports: dict[str, Endpoint], link_name: str) -> None:

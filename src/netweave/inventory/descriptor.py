@@ -93,3 +93,9 @@ def _record_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, (*loc, index), lines)
+
+
+def dump_descriptor(descriptor: TopologyDescriptor) -> str:
+    """`descriptor` as YAML, defaults left out, in declaration order."""
+    data = descriptor.model_dump(mode="json", exclude_defaults=True)
+    return yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,39 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from netweave import __version__
+from netweave.api.errors import install_error_handlers
+from netweave.api.routes_inventory import router as inventory_routes
+from netweave.api.routes_topology import router as topology_routes
+from netweave.bus import EventBus
+from netweave.inventory import Inventory
+from netweave.store import Store
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(store: Store, bus: EventBus) -> FastAPI:
+    """The netweave REST API over `store`, publishing events on `bus`."""
+    app = FastAPI(title="netweave", version=__version__, summary="Open SDN controller API")
+    app.state.inventory = Inventory(store, bus)
+    install_error_handlers(app)
+    app.include_router(inventory_routes, prefix=API_PREFIX)
+    app.include_router(topology_routes, prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        inventory_of(app).health()
+        return {"status": "ok"}
+
+    return app
+
+
+def inventory_of(app: FastAPI) -> Inventory:
+    """The inventory an app built by `create_app` serves."""
+    inventory = app.state.inventory
+    if not isinstance(inventory, Inventory):
+        raise TypeError("not an app made by netweave.api.create_app")
+    return inventory
