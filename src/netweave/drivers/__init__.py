@@ -17,6 +17,12 @@ from netweave.drivers.contract import (
     RuleResult,
     Unsubscribe,
 )
+from netweave.drivers.registry import (
+    PluginLoadError,
+    Registry,
+    UnknownPluginError,
+    default_registry,
+)
 
 __all__ = [
     "Capabilities",
@@ -30,8 +36,12 @@ __all__ = [
     "DriverPlugin",
     "PacketIO",
     "PacketIn",
+    "PluginLoadError",
     "PortState",
     "PortStatusChanged",
+    "Registry",
     "RuleResult",
+    "UnknownPluginError",
     "Unsubscribe",
+    "default_registry",
 ]
