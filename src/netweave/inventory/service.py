@@ -87,7 +87,7 @@ class Inventory:
         with self._write() as tx:
             device = resolve.device(tx, ref)
             ports = tx.endpoints.list(scope=device.id)
-            checks.refuse_if_used(tx, {p.id for p in ports}, "device", f"device {device.name!r}")
+            checks.refuse_if_used(tx, {p.id for p in ports}, "device", repr(device.name))
             for port in ports:
                 tx.endpoints.delete(port.id)
             return tx.devices.delete(device.id)
@@ -125,7 +125,7 @@ class Inventory:
         """Delete a port; refused while a link or service uses it."""
         with self._write() as tx:
             endpoint = resolve.endpoint(tx, endpoint_id_)
-            checks.refuse_if_used(tx, {endpoint.id}, "endpoint", f"port {endpoint.name!r}")
+            checks.refuse_if_used(tx, {endpoint.id}, "endpoint", repr(endpoint.name))
             return tx.endpoints.delete(endpoint.id)
 
     # -- links ------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The command-line interface: `netweave` (see `netweave.cli.main`)."""
