@@ -11,6 +11,7 @@ INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = funct
 HARNESS = """
 import pytest
 
+from netweave.drivers import Capabilities
 from netweave.drivers.conformance import DriverConformance
 from netweave.drivers.emulated import EmulatedDriver, EmulatedNetwork
 from netweave.model import ConfigRule, Device, OperStatus
@@ -114,8 +115,19 @@ def test_a_correct_driver_passes_every_check(pytester: pytest.Pytester) -> None:
                 "test_apply_and_delete_leave_other_rules_alone",
             },
         ),
+        (
+            "capabilities = Capabilities(atomic_batches=True)",
+            {"test_is_a_driver_with_capabilities"},
+        ),
     ],
-    ids=["not-atomic", "results-reversed", "unsubscribe-ignored", "no-events", "values-lost"],
+    ids=[
+        "not-atomic",
+        "results-reversed",
+        "unsubscribe-ignored",
+        "no-events",
+        "values-lost",
+        "packet-io-undeclared",
+    ],
 )
 def test_a_broken_driver_fails_the_matching_checks(
     pytester: pytest.Pytester, breakage: str, failing: set[str]

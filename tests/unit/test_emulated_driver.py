@@ -14,6 +14,7 @@ from netweave.drivers import (
     DeviceUnreachableError,
     DriverError,
     DriverEvent,
+    PacketIn,
     PortStatusChanged,
 )
 from netweave.drivers.emulated import (
@@ -184,6 +185,34 @@ async def test_a_failing_handler_is_logged_and_the_others_still_hear(
         network.set_port_status("s1", "eth2", DOWN)
     assert len(heard) == 1
     assert "handler bug" in caplog.text
+
+
+# -- frames --------------------------------------------------------------------------------
+
+
+async def test_a_frame_crosses_an_up_link_and_arrives_as_packet_in() -> None:
+    network = _network()
+    s1, s1_events = await _connected(network, "s1")
+    _, s2_events = await _connected(network, "s2")
+    await s1.send_packet(1, b"frame")
+    assert s2_events == [PacketIn(device_id=device_id("s2"), in_port=1, data=b"frame")]
+    assert s1_events == []
+
+
+async def test_frames_out_of_down_or_unlinked_ports_are_lost() -> None:
+    network = _network()
+    s1, _ = await _connected(network, "s1")
+    _, s2_events = await _connected(network, "s2")
+    await s1.send_packet(2, b"unlinked")
+    network.set_link_status("s1-s2", DOWN)
+    await s1.send_packet(1, b"down")
+    assert s2_events == [PortStatusChanged(device_id=device_id("s2"), port=network.ports("s2")[0])]
+
+
+async def test_sending_out_of_an_unknown_port_number_fails() -> None:
+    s1, _ = await _connected(_network(), "s1")
+    with pytest.raises(DriverError, match="no port numbered 7; numbers: 1, 2"):
+        await s1.send_packet(7, b"x")
 
 
 # -- reachability --------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from netweave.drivers.contract import (
     DeviceState,
     Driver,
     DriverEvent,
+    PacketIO,
     PortStatusChanged,
     RuleResult,
 )
@@ -101,6 +102,8 @@ class DriverConformance:
     def test_is_a_driver_with_capabilities(self, driver: Driver) -> None:
         assert isinstance(driver, Driver)
         assert isinstance(driver.capabilities, Capabilities)
+        sends = isinstance(driver, PacketIO)
+        assert driver.capabilities.packet_io == sends, "capabilities.packet_io vs send_packet"
 
     async def test_capabilities_do_not_change_on_connect(self, driver: Driver) -> None:
         declared = driver.capabilities

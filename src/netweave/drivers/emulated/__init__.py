@@ -7,6 +7,7 @@ from netweave.drivers.emulated._network import (
     EmulatedNetwork,
     EmulationError,
     PortRef,
+    ReceivedFrame,
     RuleMatch,
 )
 
@@ -18,5 +19,6 @@ __all__ = [
     "EmulatedPlugin",
     "EmulationError",
     "PortRef",
+    "ReceivedFrame",
     "RuleMatch",
 ]

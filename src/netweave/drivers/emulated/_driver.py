@@ -1,8 +1,9 @@
 """The emulated driver and its plugin: the driver contract over an `EmulatedNetwork`.
 
 Events reach subscribers synchronously, from inside the call that changed the network
-(e.g. `EmulatedNetwork.set_port_status`), and only while the driver is connected. A
-handler that raises is logged and never stops the driver or the other handlers.
+(e.g. `EmulatedNetwork.set_port_status`, or another driver's `send_packet`), and only
+while the driver is connected. A handler that raises is logged and never stops the driver
+or the other handlers.
 
 A connected driver stays connected while its device is unreachable (as a session that
 retries): operations raise `DeviceUnreachableError` until the device is back, and the
@@ -24,11 +25,17 @@ from netweave.drivers.contract import (
     DriverError,
     DriverEvent,
     DriverEventHandler,
+    PacketIn,
     PortStatusChanged,
     RuleResult,
     Unsubscribe,
 )
-from netweave.drivers.emulated._network import DeviceChange, EmulatedNetwork
+from netweave.drivers.emulated._network import (
+    DeviceChange,
+    EmulatedNetwork,
+    EmulationError,
+    ReceivedFrame,
+)
 from netweave.model import ConfigRule, Device, OperStatus
 
 log = logging.getLogger(__name__)
@@ -39,7 +46,7 @@ BATCH_ABORTED = "batch aborted"
 class EmulatedDriver:
     """One device of an `EmulatedNetwork`, found by the device's name."""
 
-    capabilities: Capabilities = Capabilities(atomic_batches=True)
+    capabilities: Capabilities = Capabilities(atomic_batches=True, packet_io=True)
 
     def __init__(self, network: EmulatedNetwork, device: Device) -> None:
         if not network.has_device(device.name):
@@ -84,6 +91,14 @@ class EmulatedDriver:
             self._network.write_rules(self.device.name, {}, [rule.key for rule in rules])
         return results
 
+    async def send_packet(self, port: int, data: bytes) -> None:
+        """Send the frame `data` out of port number `port` (see `EmulatedNetwork.transmit`)."""
+        await self._session()
+        try:
+            self._network.transmit(self.device.name, port, data)
+        except EmulationError as exc:
+            raise DriverError(str(exc)) from None
+
     def subscribe(self, handler: DriverEventHandler) -> Unsubscribe:
         self._handlers.append(handler)
 
@@ -127,6 +142,8 @@ class EmulatedDriver:
         event: DriverEvent
         if isinstance(change, OperStatus):
             event = DeviceStatusChanged(device_id=self.device.id, status=change)
+        elif isinstance(change, ReceivedFrame):
+            event = PacketIn(device_id=self.device.id, in_port=change.in_port, data=change.data)
         else:
             event = PortStatusChanged(device_id=self.device.id, port=change)
         for handler in list(self._handlers):

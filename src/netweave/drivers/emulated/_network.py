@@ -2,8 +2,13 @@
 and the failures a test injects into them.
 
 Devices and ports are named as in a `TopologyDescriptor`. A change of a port's or a
-device's status is reported at once, synchronously, to the callbacks that `watch` the
-device (the drivers), in the order they started watching.
+device's status, and every frame a device receives, is reported at once, synchronously,
+to the callbacks that `watch` the device (the drivers), in the order they started
+watching.
+
+Frames: a frame sent out of an up, linked port arrives at the peer port if that is up
+too; an emulated device hands every frame it receives to its watchers, as if a rule sent
+all traffic to the controller. A frame sent towards a device nobody watches is lost.
 """
 
 from __future__ import annotations
@@ -21,8 +26,17 @@ log = logging.getLogger(__name__)
 PortRef = tuple[str, str]
 """(device name, port name)."""
 
-DeviceChange = PortState | OperStatus
-"""What a watcher hears: a port's new state, or the device's new status."""
+
+@dataclass(frozen=True)
+class ReceivedFrame:
+    """A frame that arrived at a device, on the port numbered `in_port`."""
+
+    in_port: int
+    data: bytes
+
+
+DeviceChange = PortState | OperStatus | ReceivedFrame
+"""What a watcher hears: a port's new state, the device's new status, or a frame."""
 
 RuleMatch = Callable[[ConfigRule], bool] | str
 """Which rules fail: a predicate, or a prefix of the rule key."""
@@ -253,6 +267,22 @@ class EmulatedNetwork:
         table.update(copy.deepcopy(dict(install)))
         for key in remove:
             table.pop(key, None)
+
+    def transmit(self, device: str, port_number: int, data: bytes) -> None:
+        """Send the frame `data` out of the port of `device` numbered `port_number`."""
+        dev = self._device(device)
+        port = next((p for p in dev.ports.values() if p.number == port_number), None)
+        if port is None:
+            numbers = ", ".join(str(p.number) for p in dev.ports.values()) or "none"
+            raise EmulationError(
+                f"device {device!r} has no port numbered {port_number}; numbers: {numbers}"
+            )
+        peer = self._peers.get((device, port.name))
+        if port.status != OperStatus.UP or peer is None:
+            return
+        peer_port = self._port(peer)
+        if peer_port.status == OperStatus.UP and peer_port.number is not None:
+            self._notify(self._devices[peer[0]], ReceivedFrame(peer_port.number, data))
 
     # -- internals -----------------------------------------------------------------------
 
