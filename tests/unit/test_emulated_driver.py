@@ -199,11 +199,16 @@ async def test_a_frame_crosses_an_up_link_and_arrives_as_packet_in() -> None:
     assert s1_events == []
 
 
-async def test_frames_out_of_down_or_unlinked_ports_are_lost() -> None:
+async def test_frames_out_of_down_or_unlinked_ports_or_to_lost_devices_are_lost() -> None:
     network = _network()
     s1, _ = await _connected(network, "s1")
     _, s2_events = await _connected(network, "s2")
     await s1.send_packet(2, b"unlinked")
+    network.set_reachable("s2", False)
+    await s1.send_packet(1, b"unreachable")
+    network.set_reachable("s2", True)
+    assert not any(isinstance(e, PacketIn) for e in s2_events)
+    s2_events.clear()
     network.set_link_status("s1-s2", DOWN)
     await s1.send_packet(1, b"down")
     assert s2_events == [PortStatusChanged(device_id=device_id("s2"), port=network.ports("s2")[0])]

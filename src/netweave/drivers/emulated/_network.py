@@ -8,7 +8,8 @@ watching.
 
 Frames: a frame sent out of an up, linked port arrives at the peer port if that is up
 too; an emulated device hands every frame it receives to its watchers, as if a rule sent
-all traffic to the controller. A frame sent towards a device nobody watches is lost.
+all traffic to the controller. A frame towards an unreachable device, or one nobody
+watches, is lost.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class EmulatedNetwork:
     """An in-memory network that `EmulatedDriver`s operate on.
 
     `latency_s` delays every driver operation that reaches a device (connect, get_state,
-    apply, delete) by that many seconds, for benchmarks; it is 0 by default.
+    apply, delete, send_packet) by that many seconds, for benchmarks; it is 0 by default.
     """
 
     def __init__(self, *, latency_s: float = 0.0) -> None:
@@ -280,9 +281,9 @@ class EmulatedNetwork:
         peer = self._peers.get((device, port.name))
         if port.status != OperStatus.UP or peer is None:
             return
-        peer_port = self._port(peer)
-        if peer_port.status == OperStatus.UP and peer_port.number is not None:
-            self._notify(self._devices[peer[0]], ReceivedFrame(peer_port.number, data))
+        peer_device, peer_port = self._devices[peer[0]], self._port(peer)
+        if peer_device.reachable and peer_port.status == OperStatus.UP and peer_port.number:
+            self._notify(peer_device, ReceivedFrame(peer_port.number, data))
 
     # -- internals -----------------------------------------------------------------------
 
