@@ -33,8 +33,10 @@ class Harness(DriverConformance):
         return network
 
     @pytest.fixture
-    def conformance_driver(self, network):
-        return self.driver_class(network, Device(id="d1", name="s1"))
+    async def conformance_driver(self, network):
+        driver = self.driver_class(network, Device(id="d1", name="s1"))
+        yield driver
+        assert not driver.connected, "the kit disconnects the driver after each check"
 
     @pytest.fixture
     def sample_rules(self):
