@@ -175,3 +175,17 @@ def test_a_harness_without_a_driver_fails_saying_so(pytester: pytest.Pytester) -
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(errors=14)
     result.stdout.fnmatch_lines(["*TestNothing must override the `conformance_driver` fixture*"])
+
+
+def test_too_few_sample_rules_fail_saying_so(pytester: pytest.Pytester) -> None:
+    body = (
+        "\nclass TestOneRule(Harness):\n"
+        "    @pytest.fixture\n"
+        "    def sample_rules(self):\n"
+        "        return [rule('/a')]\n"
+    )
+    pytester.makeini(INI)
+    pytester.makepyfile(test_kit=HARNESS + body)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=6, errors=8)
+    result.stdout.fnmatch_lines(["*`sample_rules` must hold at least two rules*"])
