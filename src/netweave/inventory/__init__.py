@@ -5,6 +5,7 @@
 
 from netweave.inventory.descriptor import LineMap, dump_descriptor, load_descriptor
 from netweave.inventory.errors import (
+    Busy,
     Conflict,
     Invalid,
     InventoryError,
@@ -28,6 +29,7 @@ from netweave.inventory.service import Inventory
 from netweave.inventory.topology import ImportCounts, ImportResult
 
 __all__ = [
+    "Busy",
     "Conflict",
     "DeviceCreate",
     "DeviceUpdate",

@@ -41,8 +41,16 @@ def port(repo: Repository, ref: PortRef, field: str | Loc) -> tuple[Device, Endp
         raise exc.within(*parse_loc(field)) from None
 
 
-def check_ports_free(repo: Repository, ports: dict[str, Endpoint], link_name: str) -> None:
-    """Refuse ports that a link other than `link_name` already uses."""
+def lock(repo: Repository, port: Endpoint) -> None:
+    """Rewrite `port` unchanged, so that concurrent transactions that also depend on it
+    (linking it, deleting it) conflict and are re-run, instead of both succeeding."""
+    repo.endpoints.update(port)
+
+
+def claim_ports(repo: Repository, ports: dict[str, Endpoint], link_name: str) -> None:
+    """Lock `ports` for the link `link_name`, refusing any that another link uses."""
+    for port in ports.values():
+        lock(repo, port)
     for link in resolve.links_using(repo, {p.id for p in ports.values()}):
         if link.name == link_name:
             continue

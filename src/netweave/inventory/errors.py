@@ -3,7 +3,8 @@
     InventoryError            (422 unless a subclass says otherwise)
     ├── NotFound              404: the thing addressed does not exist
     ├── Conflict              409: the write clashes with what is stored
-    └── Invalid               422: the input itself is wrong (bad value, unknown reference)
+    ├── Invalid               422: the input itself is wrong (bad value, unknown reference)
+    └── Busy                  503: concurrent writes kept winning; nothing was written
 
 An error carries one or more `Problem`s: a location (a path of field names and list
 indexes, as in pydantic and FastAPI) and a message; descriptor problems add a line number.
@@ -86,3 +87,8 @@ class Invalid(InventoryError):
     @classmethod
     def from_validation(cls, error: ValidationError, *prefix: str | int) -> Invalid:
         return cls.of([Problem((*prefix, *item["loc"]), item["msg"]) for item in error.errors()])
+
+
+class Busy(InventoryError):
+    status = 503
+    code = "busy"

@@ -6,14 +6,16 @@ from pydantic import BaseModel
 
 from netweave.bus import EventBus
 from netweave.model import Event, EventType
-from netweave.store import Change, Store
+from netweave.store import Change, Op, Store
 
 _BY_KIND_AND_VERB = {tuple(t.value.split(".", 1)): t for t in EventType}
 
 
 def events_for(change: Change) -> list[Event]:
     """`<kind>.<op>` (when such a topic exists), plus `<kind>.status` when an update
-    changed the status field."""
+    changed the status field; nothing for an update that changed nothing."""
+    if change.op is Op.UPDATED and change.before == change.entity:
+        return []
     types: list[EventType] = []
     if (topic := _BY_KIND_AND_VERB.get((change.kind, change.op.value))) is not None:
         types.append(topic)

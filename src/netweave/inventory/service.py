@@ -3,13 +3,13 @@ links and services, and topology import/export, over the store; events go to the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from typing import TypeVar
 
 from netweave.bus import EventBus
 from netweave.inventory import checks, resolve
 from netweave.inventory.descriptor import LineMap, load_descriptor
-from netweave.inventory.errors import Conflict, Invalid, InventoryError, NotFound
+from netweave.inventory.errors import Busy, Conflict, Invalid, InventoryError, NotFound
 from netweave.inventory.events import publish_changes
 from netweave.inventory.inputs import (
     DeviceCreate,
@@ -33,29 +33,30 @@ from netweave.model import (
     TopologyDescriptor,
 )
 from netweave.model.ids import device_id, endpoint_id, link_id, service_id
-from netweave.store import ConflictError, NotFoundError, Repository, Store
+from netweave.store import ConflictError, NotFoundError, Repository, Store, TransientError
+
+T = TypeVar("T")
 
 
 class Inventory:
     """The business layer the API and CLI use. Create one per store: it subscribes the
-    bus to the store's commits."""
+    bus to the store's commits. Every method is safe to call from many threads."""
 
     def __init__(self, store: Store, bus: EventBus) -> None:
         self._store = store
         publish_changes(store, bus)
 
-    # -- plumbing ---------------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[Repository]:
-        """One all-or-nothing unit of work; store errors become inventory errors."""
+    def _write(self, work: Callable[[Repository], T]) -> T:
+        """Run `work` as one all-or-nothing transaction (re-run if it loses a race with a
+        concurrent one); store errors become inventory errors."""
         try:
-            with self._store.transaction() as tx:
-                yield tx
+            return self._store.run(work)
         except ConflictError as exc:
             raise Conflict(exc.field or "name", exc.message) from exc
         except NotFoundError as exc:
             raise NotFound(exc.kind, str(exc)) from exc
+        except TransientError as exc:
+            raise Busy("", "too many concurrent writes to the same entities; retry") from exc
 
     def health(self) -> None:
         """Raises when the store cannot be read."""
@@ -74,23 +75,26 @@ class Inventory:
 
     def create_device(self, spec: DeviceCreate) -> Device:
         device = Device(id=device_id(spec.name), **spec.model_dump())
-        with self._write() as tx:
-            return checks.add_unique(tx.devices, device)
+        return self._write(lambda tx: checks.add_unique(tx.devices, device))
 
     def update_device(self, ref: str, changes: DeviceUpdate, *, replace: bool = False) -> Device:
         """Change the given fields (all of them, defaults included, when `replace`)."""
-        with self._write() as tx:
-            return tx.devices.update(checks.changed(resolve.device(tx, ref), changes, replace))
+        return self._write(
+            lambda tx: tx.devices.update(checks.changed(resolve.device(tx, ref), changes, replace))
+        )
 
     def delete_device(self, ref: str) -> Device:
         """Delete a device and its ports; refused while links or services use them."""
-        with self._write() as tx:
+
+        def work(tx: Repository) -> Device:
             device = resolve.device(tx, ref)
             ports = tx.endpoints.list(scope=device.id)
             checks.refuse_if_used(tx, {p.id for p in ports}, "device", repr(device.name))
             for port in ports:
                 tx.endpoints.delete(port.id)
             return tx.devices.delete(device.id)
+
+        return self._write(work)
 
     # -- endpoints --------------------------------------------------------------------
 
@@ -105,7 +109,7 @@ class Inventory:
             return resolve.endpoint(repo, endpoint_id_)
 
     def create_endpoint(self, device_ref: str, spec: EndpointCreate) -> Endpoint:
-        with self._write() as tx:
+        def work(tx: Repository) -> Endpoint:
             device = resolve.device(tx, device_ref)
             endpoint = Endpoint(
                 id=endpoint_id(device.name, spec.name), device_id=device.id, **spec.model_dump()
@@ -113,20 +117,27 @@ class Inventory:
             checks.check_port_number(tx, endpoint)
             return checks.add_unique(tx.endpoints, endpoint, scope=device.id)
 
+        return self._write(work)
+
     def update_endpoint(
         self, endpoint_id_: str, changes: EndpointUpdate, *, replace: bool = False
     ) -> Endpoint:
-        with self._write() as tx:
+        def work(tx: Repository) -> Endpoint:
             endpoint = checks.changed(resolve.endpoint(tx, endpoint_id_), changes, replace)
             checks.check_port_number(tx, endpoint)
             return tx.endpoints.update(endpoint)
 
+        return self._write(work)
+
     def delete_endpoint(self, endpoint_id_: str) -> Endpoint:
         """Delete a port; refused while a link or service uses it."""
-        with self._write() as tx:
+
+        def work(tx: Repository) -> Endpoint:
             endpoint = resolve.endpoint(tx, endpoint_id_)
             checks.refuse_if_used(tx, {endpoint.id}, "endpoint", repr(endpoint.name))
             return tx.endpoints.delete(endpoint.id)
+
+        return self._write(work)
 
     # -- links ------------------------------------------------------------------------
 
@@ -140,7 +151,8 @@ class Inventory:
 
     def create_link(self, spec: LinkCreate) -> Link:
         """Link two existing ports that no other link uses."""
-        with self._write() as tx:
+
+        def work(tx: Repository) -> Link:
             (dev_a, port_a), (dev_b, port_b) = (
                 checks.port(tx, spec.a, "a"),
                 checks.port(tx, spec.b, "b"),
@@ -150,7 +162,7 @@ class Inventory:
             name = spec.name or f"{dev_a.name}:{port_a.name}--{dev_b.name}:{port_b.name}"
             if tx.links.find_by_name(name) is not None:
                 raise Conflict("name", f"link {name!r} already exists")
-            checks.check_ports_free(tx, {"a": port_a, "b": port_b}, name)
+            checks.claim_ports(tx, {"a": port_a, "b": port_b}, name)
             link = Link(
                 id=link_id(name),
                 name=name,
@@ -160,13 +172,15 @@ class Inventory:
             )
             return checks.add_unique(tx.links, link)
 
+        return self._write(work)
+
     def update_link(self, ref: str, changes: LinkUpdate, *, replace: bool = False) -> Link:
-        with self._write() as tx:
-            return tx.links.update(checks.changed(resolve.link(tx, ref), changes, replace))
+        return self._write(
+            lambda tx: tx.links.update(checks.changed(resolve.link(tx, ref), changes, replace))
+        )
 
     def delete_link(self, ref: str) -> Link:
-        with self._write() as tx:
-            return tx.links.delete(resolve.link(tx, ref).id)
+        return self._write(lambda tx: tx.links.delete(resolve.link(tx, ref).id))
 
     # -- services (stored only, status planned) ---------------------------------------
 
@@ -180,16 +194,17 @@ class Inventory:
 
     def create_service(self, spec: ServiceCreate) -> Service:
         if spec.type is ServiceType.P2P and len(spec.endpoints) != 2:
-            raise Invalid(
-                "endpoints", f"a p2p service joins exactly 2 ports, not {len(spec.endpoints)}"
-            )
-        with self._write() as tx:
+            count = len(spec.endpoints)
+            raise Invalid("endpoints", f"a p2p service joins exactly 2 ports, not {count}")
+
+        def work(tx: Repository) -> Service:
             refs: list[EndpointRef] = []
             for index, port_ref in enumerate(spec.endpoints):
                 device, port = checks.port(tx, port_ref, ("endpoints", index))
                 ref = EndpointRef(device_id=device.id, endpoint_id=port.id)
                 if ref in refs:
                     raise Invalid(("endpoints", index), "lists the same port twice")
+                checks.lock(tx, port)
                 refs.append(ref)
             service = Service(
                 id=service_id(spec.name),
@@ -200,13 +215,17 @@ class Inventory:
             )
             return checks.add_unique(tx.services, service)
 
+        return self._write(work)
+
     def update_service(self, ref: str, changes: ServiceUpdate, *, replace: bool = False) -> Service:
-        with self._write() as tx:
-            return tx.services.update(checks.changed(resolve.service(tx, ref), changes, replace))
+        return self._write(
+            lambda tx: tx.services.update(
+                checks.changed(resolve.service(tx, ref), changes, replace)
+            )
+        )
 
     def delete_service(self, ref: str) -> Service:
-        with self._write() as tx:
-            return tx.services.delete(resolve.service(tx, ref).id)
+        return self._write(lambda tx: tx.services.delete(resolve.service(tx, ref).id))
 
     # -- topology ---------------------------------------------------------------------
 
@@ -225,8 +244,7 @@ class Inventory:
         """Create or update everything `descriptor` declares, all or nothing. Errors
         locate the offending descriptor node (and its line, given the `lines` map)."""
         try:
-            with self._write() as tx:
-                return apply_descriptor(tx, descriptor)
+            return self._write(lambda tx: apply_descriptor(tx, descriptor))
         except InventoryError as exc:
             if lines is None:
                 raise

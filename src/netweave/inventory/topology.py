@@ -262,7 +262,7 @@ def _upsert_link(
     name = spec.effective_name
     if ends["a"].id == ends["b"].id:
         raise Invalid("b", "is the same port as a: a link joins two different ports")
-    checks.check_ports_free(tx, ends, name)
+    checks.claim_ports(tx, ends, name)
     declared = {
         end: EndpointRef(device_id=port.device_id, endpoint_id=port.id)
         for end, port in ends.items()
