@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
+from collections import defaultdict
+from dataclasses import dataclass, field
 
-pytest_plugins = ["pytester"]
+import pytest
 
 INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
 
@@ -56,136 +57,157 @@ class Harness(DriverConformance):
 """
 
 
-def _outcomes(pytester: pytest.Pytester, body: str) -> dict[str, str]:
-    """Run the kit on the harness + `body`; test name -> outcome."""
-    pytester.makeini(INI)
-    pytester.makepyfile(test_kit=HARNESS + body)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "-rA")
-    severity = ["passed", "skipped", "failed"]
-    outcomes: dict[str, str] = {}
-    for report in result.reprec.getreports("pytest_runtest_logreport"):  # type: ignore[attr-defined]
-        name = report.nodeid.rsplit("::", 1)[-1]
-        worst = max(outcomes.get(name, "passed"), report.outcome, key=severity.index)
-        outcomes[name] = worst
-    return outcomes
+BROKEN = {
+    "NotAtomic": (
+        "async def apply(self, rules):\n"
+        "        self._network.write_rules(self.device.name, {r.key: r.value for r in rules})\n"
+        "        return await super().apply(rules)",
+        {"test_a_rejected_rule_fails_with_the_device_reason"},
+    ),
+    "ResultsReversed": (
+        "async def delete(self, rules):\n        return (await super().delete(rules))[::-1]",
+        {
+            "test_results_are_one_per_rule_in_order",
+            "test_deleted_rules_are_gone",
+            "test_deleting_absent_rules_succeeds",
+        },
+    ),
+    "UnsubscribeIgnored": (
+        "def subscribe(self, handler):\n"
+        "        super().subscribe(handler)\n"
+        "        return lambda: None",
+        {"test_unsubscribed_handlers_hear_nothing"},
+    ),
+    "NoEvents": (
+        "def _on_change(self, change):\n        pass",
+        {
+            "test_port_status_changes_are_reported",
+            "test_unsubscribed_handlers_hear_nothing",
+            "test_a_failing_handler_does_not_stop_the_others",
+        },
+    ),
+    "ValuesLost": (
+        "async def get_state(self):\n"
+        "        state = await super().get_state()\n"
+        "        return state.model_copy(update={'rules': {k: {} for k in state.rules}})",
+        {
+            "test_applied_rules_show_in_state_with_their_values",
+            "test_reapplying_rules_is_idempotent",
+            "test_apply_and_delete_leave_other_rules_alone",
+        },
+    ),
+    "PacketIoUndeclared": (
+        "capabilities = Capabilities(atomic_batches=True)",
+        {"test_is_a_driver_with_capabilities"},
+    ),
+}
+
+HARNESSES = (
+    "".join(
+        f"\nclass {name}(EmulatedDriver):\n    {breakage}\n"
+        f"\nclass Test{name}(Harness):\n    driver_class = {name}\n"
+        for name, (breakage, _) in BROKEN.items()
+    )
+    + """
+class TestGood(Harness):
+    pass
 
 
-def test_a_correct_driver_passes_every_check(pytester: pytest.Pytester) -> None:
-    outcomes = _outcomes(pytester, "\nclass TestGood(Harness):\n    pass\n")
-    assert len(outcomes) == 14
-    assert set(outcomes.values()) == {"passed"}
+class TestBare(Harness):
+    @pytest.fixture
+    def rejected_rule(self):
+        return None
+
+    @pytest.fixture
+    def toggle_port(self):
+        return None
 
 
-@pytest.mark.parametrize(
-    ("breakage", "failing"),
-    [
-        (
-            "async def apply(self, rules):\n"
-            "        self._network.write_rules(self.device.name, {r.key: r.value for r in rules})\n"
-            "        return await super().apply(rules)",
-            {"test_a_rejected_rule_fails_with_the_device_reason"},
-        ),
-        (
-            "async def delete(self, rules):\n        return (await super().delete(rules))[::-1]",
-            {
-                "test_results_are_one_per_rule_in_order",
-                "test_deleted_rules_are_gone",
-                "test_deleting_absent_rules_succeeds",
-            },
-        ),
-        (
-            "def subscribe(self, handler):\n"
-            "        super().subscribe(handler)\n"
-            "        return lambda: None",
-            {"test_unsubscribed_handlers_hear_nothing"},
-        ),
-        (
-            "def _on_change(self, change):\n        pass",
-            {
-                "test_port_status_changes_are_reported",
-                "test_unsubscribed_handlers_hear_nothing",
-                "test_a_failing_handler_does_not_stop_the_others",
-            },
-        ),
-        (
-            "async def get_state(self):\n"
-            "        state = await super().get_state()\n"
-            "        return state.model_copy(update={'rules': {k: {} for k in state.rules}})",
-            {
-                "test_applied_rules_show_in_state_with_their_values",
-                "test_reapplying_rules_is_idempotent",
-                "test_apply_and_delete_leave_other_rules_alone",
-            },
-        ),
-        (
-            "capabilities = Capabilities(atomic_batches=True)",
-            {"test_is_a_driver_with_capabilities"},
-        ),
-    ],
-    ids=[
-        "not-atomic",
-        "results-reversed",
-        "unsubscribe-ignored",
-        "no-events",
-        "values-lost",
-        "packet-io-undeclared",
-    ],
+class TestOneRule(Harness):
+    @pytest.fixture
+    def sample_rules(self):
+        return [rule("/a")]
+
+
+class TestNothing(DriverConformance):
+    pass
+"""
 )
+
+CHECKS = 14
+SEVERITY = ["passed", "skipped", "failed"]
+
+
+@dataclass
+class Outcome:
+    result: str = "passed"
+    messages: list[str] = field(default_factory=list)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.outcomes: dict[str, dict[str, Outcome]] = defaultdict(lambda: defaultdict(Outcome))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        _, harness, check = report.nodeid.split("::")
+        outcome = self.outcomes[harness][check]
+        outcome.result = max(outcome.result, report.outcome, key=SEVERITY.index)
+        if report.longrepr:
+            outcome.messages.append(report.longreprtext)
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Outcome]]:
+    """Every harness above run once through the kit: harness -> check -> outcome."""
+    folder = tmp_path_factory.mktemp("kit")
+    (folder / "pytest.ini").write_text(INI)
+    (folder / "test_kit.py").write_text(HARNESS + HARNESSES)
+    collector = _Collector()
+    args = [str(folder), "-c", str(folder / "pytest.ini"), "-p", "no:cacheprovider", "-qq"]
+    pytest.main([*args, "--import-mode=importlib"], plugins=[collector])
+    return collector.outcomes
+
+
+def _with(outcomes: dict[str, Outcome], result: str) -> set[str]:
+    return {check for check, outcome in outcomes.items() if outcome.result == result}
+
+
+def test_a_correct_driver_passes_every_check(kit: dict[str, dict[str, Outcome]]) -> None:
+    assert len(kit["TestGood"]) == CHECKS
+    assert _with(kit["TestGood"], "passed") == set(kit["TestGood"])
+
+
+@pytest.mark.parametrize("name", BROKEN)
 def test_a_broken_driver_fails_the_matching_checks(
-    pytester: pytest.Pytester, breakage: str, failing: set[str]
+    kit: dict[str, dict[str, Outcome]], name: str
 ) -> None:
-    body = (
-        "\nclass Broken(EmulatedDriver):\n"
-        f"    {breakage}\n"
-        "\nclass TestBroken(Harness):\n"
-        "    driver_class = Broken\n"
-    )
-    outcomes = _outcomes(pytester, body)
-    assert {name for name, outcome in outcomes.items() if outcome == "failed"} == failing
+    assert _with(kit[f"Test{name}"], "failed") == BROKEN[name][1]
 
 
-def test_checks_without_their_hook_are_skipped(pytester: pytest.Pytester) -> None:
-    body = (
-        "\nclass TestBare(Harness):\n"
-        "    @pytest.fixture\n"
-        "    def rejected_rule(self):\n"
-        "        return None\n"
-        "\n"
-        "    @pytest.fixture\n"
-        "    def toggle_port(self):\n"
-        "        return None\n"
-    )
-    outcomes = _outcomes(pytester, body)
-    skipped = {name for name, outcome in outcomes.items() if outcome == "skipped"}
-    assert skipped == {
+def test_checks_without_their_hook_are_skipped(kit: dict[str, dict[str, Outcome]]) -> None:
+    assert _with(kit["TestBare"], "skipped") == {
         "test_a_rejected_rule_fails_with_the_device_reason",
         "test_port_status_changes_are_reported",
         "test_unsubscribed_handlers_hear_nothing",
         "test_a_failing_handler_does_not_stop_the_others",
     }
-    assert "failed" not in outcomes.values()
+    assert _with(kit["TestBare"], "failed") == set()
 
 
-def test_a_harness_without_a_driver_fails_saying_so(pytester: pytest.Pytester) -> None:
-    pytester.makeini(INI)
-    pytester.makepyfile(
-        test_kit="from netweave.drivers.conformance import DriverConformance\n"
-        "class TestNothing(DriverConformance):\n    pass\n"
-    )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(errors=14)
-    result.stdout.fnmatch_lines(["*TestNothing must override the `conformance_driver` fixture*"])
+def test_a_harness_without_a_driver_fails_saying_so(kit: dict[str, dict[str, Outcome]]) -> None:
+    outcomes = kit["TestNothing"]
+    assert len(outcomes) == CHECKS
+    assert _with(outcomes, "failed") == set(outcomes)
+    message = "TestNothing must override the `conformance_driver` fixture"
+    assert all(message in "".join(o.messages) for o in outcomes.values())
 
 
-def test_too_few_sample_rules_fail_saying_so(pytester: pytest.Pytester) -> None:
-    body = (
-        "\nclass TestOneRule(Harness):\n"
-        "    @pytest.fixture\n"
-        "    def sample_rules(self):\n"
-        "        return [rule('/a')]\n"
-    )
-    pytester.makeini(INI)
-    pytester.makepyfile(test_kit=HARNESS + body)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=6, errors=8)
-    result.stdout.fnmatch_lines(["*`sample_rules` must hold at least two rules*"])
+def test_too_few_sample_rules_fail_saying_so(kit: dict[str, dict[str, Outcome]]) -> None:
+    failed = {
+        check: outcome
+        for check, outcome in kit["TestOneRule"].items()
+        if outcome.result == "failed"
+    }
+    assert len(failed) == 8
+    message = "`sample_rules` must hold at least two rules with distinct keys"
+    assert all(message in "".join(o.messages) for o in failed.values())
