@@ -33,7 +33,7 @@ def create_app(store: Store, bus: EventBus) -> FastAPI:
 
 def inventory_of(app: FastAPI) -> Inventory:
     """The inventory an app built by `create_app` serves."""
-    inventory = app.state.inventory
+    inventory = getattr(app.state, "inventory", None)
     if not isinstance(inventory, Inventory):
         raise TypeError("not an app made by netweave.api.create_app")
     return inventory
