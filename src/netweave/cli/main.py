@@ -7,10 +7,10 @@ obj=client)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
@@ -27,6 +27,7 @@ from netweave.inventory import (
     InventoryError,
     LinkCreate,
     PortRef,
+    Problem,
     ServiceCreate,
 )
 from netweave.model import (
@@ -62,7 +63,7 @@ app.add_typer(topology_app, name="topology")
 # --- Sub-apps of other parts register here: app.add_typer(<module>.app, name="<name>") ---
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback(no_args_is_help=True)
@@ -82,12 +83,17 @@ def api(ctx: typer.Context, source: str | None = None) -> Iterator[ApiClient]:
     try:
         yield ApiClient(ctx.obj)
     except ApiError as exc:
-        for problem in exc.problems:
-            err.print(f"error: {source + ': ' if source else ''}{problem}", markup=False)
-        raise typer.Exit(1) from None
+        fail(exc.problems, source)
     except ServerUnreachable as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None
+
+
+def fail(problems: Iterable[Problem], source: str | None = None) -> NoReturn:
+    """Print each problem (field and reason) on stderr and exit 1."""
+    for problem in problems:
+        err.print(f"error: {source + ': ' if source else ''}{problem}", markup=False)
+    raise typer.Exit(1)
 
 
 def port_ref(text: str) -> PortRef:
@@ -122,9 +128,7 @@ def serve(
         try:
             result = inventory_of(web).load_topology(topology.read_text(), topology.name)
         except InventoryError as exc:
-            for problem in exc.problems:
-                err.print(f"error: {topology}: {problem}", markup=False)
-            raise typer.Exit(1) from None
+            fail(exc.problems, str(topology))
         out.print(render.import_result(result))
     uvicorn.run(web, host=host, port=port)
 
