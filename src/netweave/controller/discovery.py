@@ -18,12 +18,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from netweave.controller import packets
 from netweave.controller.device_manager import DeviceManager
 from netweave.drivers import PacketIn, PacketIO
 from netweave.model import (
+    ConfigRule,
     Device,
     DeviceType,
     Endpoint,
@@ -52,10 +54,20 @@ class Discovery:
     """Keeps the store's links and hosts equal to what the data plane shows."""
 
     def __init__(
-        self, store: Store, manager: DeviceManager, *, interval: float = 0.5, timeout: float = 2.0
+        self,
+        store: Store,
+        manager: DeviceManager,
+        *,
+        punt_rule: Callable[[str], ConfigRule] | None = None,
+        interval: float = 0.5,
+        timeout: float = 2.0,
     ) -> None:
+        """`punt_rule(device_id)` is the rule that sends LLDP to the controller; it is made
+        a desired rule of every device that can send packets."""
         self._store = store
         self._manager = manager
+        self._punt_rule = punt_rule
+        self._punting: set[str] = set()
         self.interval = interval
         self.timeout = timeout
         self._last_seen: dict[str, float] = {}
@@ -92,6 +104,7 @@ class Discovery:
             driver = self._manager.driver(device.id)
             if not isinstance(driver, PacketIO) or not driver.capabilities.packet_io:
                 continue
+            self._ensure_punt(device.id)
             for port in ports[device.id]:
                 if port.number is None or port.status != OperStatus.UP:
                     continue
@@ -99,6 +112,15 @@ class Discovery:
                 await driver.send_packet(port.number, packets.build_lldp(probe, CONTROLLER_MAC))
                 sent += 1
         return sent
+
+    def _ensure_punt(self, device_id: str) -> None:
+        if self._punt_rule is None or device_id in self._punting:
+            return
+        rule = self._punt_rule(device_id)
+        with self._store.transaction() as repo:
+            if repo.rules.find(rule.id) is None:
+                repo.rules.put(rule)
+        self._punting.add(device_id)
 
     def expire(self, now: float | None = None) -> list[str]:
         """Remove discovered switch links not proven within `timeout`; returns their ids."""
