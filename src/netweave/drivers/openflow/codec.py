@@ -145,10 +145,19 @@ def packet_in_reason(reason: int) -> str:
     return _PACKET_IN_REASONS.get(reason, str(reason))
 
 
+def _prefix(address: str, mask: str) -> str:
+    """``address/len`` of an address and a contiguous mask (`ValueError` otherwise)."""
+    bits = ipaddress.ip_address(mask)
+    length = int(bits).bit_count()
+    network = ipaddress.ip_network(f"{address}/{length}")
+    if network.netmask != bits:
+        raise ValueError(f"mask {mask} is not a prefix")
+    return str(network)
+
+
 def _match_value(name: str, value: Any) -> int | str:
     if isinstance(value, tuple):  # masked: an IP prefix
-        address, mask = value
-        return str(ipaddress.ip_network(f"{address}/{mask}"))
+        return _prefix(*value)
     if name == "vlan_vid":
         return int(value) & ~OFPVID_PRESENT
     return value if isinstance(value, int) else str(value)
