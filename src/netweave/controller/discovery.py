@@ -170,18 +170,20 @@ class Discovery:
         else:
             with self._store.transaction() as repo:
                 lid = _ensure_link(repo, a, b)
+            # A port now known to join two switches attaches no host.
+            self._hosts = {m: w for m, w in self._hosts.items() if w not in (src, dst)}
         if lid is not None:
             self._last_seen[lid] = time.monotonic()
 
     def _host_seen(self, mac: str, ip: str | None, where: Attachment) -> None:
         if self._hosts.get(mac) == where:
             return
-        with self._store.transaction() as repo:
+        with self._store.read() as repo:
             switch_port = _endpoint_at(repo, where)
             if switch_port is None or _is_inter_switch(repo, switch_port):
                 return
-            host_port = _host_endpoint(repo, mac, ip)
-            _ensure_link(repo, host_port, switch_port)
+        with self._store.transaction() as repo:
+            _ensure_link(repo, _host_endpoint(repo, mac, ip), switch_port)
         self._hosts[mac] = where
         log.info("host %s (%s) at %s port %d", mac, ip, where.device_id, where.port)
 

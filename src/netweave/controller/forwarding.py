@@ -8,8 +8,11 @@ store as the `forwarding` owner's desired rules; the device manager installs the
 topology change simply rewrites the desired set.
 
 Packets the switches cannot forward yet reach the controller: broadcasts (ARP) are
-flooded out of every edge port of every switch (never on inter-switch links, so no loop),
-and unicast to a known host is delivered straight out of that host's port.
+flooded out of every edge port of every switch (never on inter-switch links), and unicast
+to a known host is delivered straight out of that host's port. Until discovery has seen
+every link, an inter-switch port can look like an edge port, so a flooded frame may come
+back; the same frame seen again within `DUPLICATE_WINDOW_S` is dropped, which ends any
+such loop (a host's own retransmission comes much later).
 
 Off unless enabled: when services are used exclusively, no forwarding rules exist.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,6 +39,7 @@ from netweave.store import Change, Repository, Store
 log = logging.getLogger(__name__)
 
 OWNER = "forwarding"
+DUPLICATE_WINDOW_S = 0.2
 
 
 class ForwardingRules(Protocol):
@@ -113,6 +118,7 @@ class Forwarding:
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._recent: dict[int, float] = {}
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -174,7 +180,7 @@ class Forwarding:
     # -- packets the switches could not forward ------------------------------------------------
     def handle_packet(self, packet: PacketIn) -> None:
         frame = packets.parse_ethernet(packet.data)
-        if frame is None or frame.ethertype == packets.ETH_LLDP:
+        if frame is None or frame.ethertype == packets.ETH_LLDP or self._duplicate(packet.data):
             return
         target = self._discovery.hosts.get(frame.dst)
         if target is not None:
@@ -185,6 +191,15 @@ class Forwarding:
             driver = self._manager.driver(hop.device_id)
             if isinstance(driver, PacketIO):
                 self._send(driver, hop.port, packet.data)
+
+    def _duplicate(self, data: bytes) -> bool:
+        now = time.monotonic()
+        if len(self._recent) > 4096:
+            self._recent = {k: t for k, t in self._recent.items() if now - t < DUPLICATE_WINDOW_S}
+        digest = hash(data)
+        seen = self._recent.get(digest)
+        self._recent[digest] = now
+        return seen is not None and now - seen < DUPLICATE_WINDOW_S
 
     def _send(self, driver: PacketIO, port: int, data: bytes) -> None:
         task = asyncio.ensure_future(driver.send_packet(port, data))

@@ -1,0 +1,82 @@
+"""The controller as one object: driver plugins, device sessions, discovery, onboarding
+and (optionally) default forwarding, started and stopped together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from netweave.controller.device_manager import DeviceManager
+from netweave.controller.discovery import Discovery
+from netweave.controller.forwarding import OWNER as FORWARDING_OWNER
+from netweave.controller.forwarding import Forwarding
+from netweave.controller.onboarding import Onboarding
+from netweave.controller.openflow_rules import OpenFlowControlRules
+from netweave.drivers import DriverPlugin
+from netweave.drivers.openflow import OpenFlowPlugin
+from netweave.store import Store
+
+DISCOVERY_OWNER = "discovery"
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    openflow_host: str = "127.0.0.1"
+    openflow_port: int = 6653
+    forwarding: bool = False
+    """Shortest-path forwarding for every discovered host (off: services only)."""
+    onboarding: bool = True
+    """Create switches that connect without being in the inventory."""
+    discovery_interval_s: float = 0.5
+    discovery_timeout_s: float = 2.0
+
+
+class Controller:
+    """Owns the running parts; `start()`/`stop()` them in order."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: ControllerSettings | None = None,
+        plugins: Mapping[str, DriverPlugin] | None = None,
+    ) -> None:
+        self.settings = settings or ControllerSettings()
+        s = self.settings
+        self.plugins: dict[str, DriverPlugin] = (
+            dict(plugins)
+            if plugins is not None
+            else {"openflow": OpenFlowPlugin(s.openflow_host, s.openflow_port)}
+        )
+        self.manager = DeviceManager(store, self.plugins)
+        self.discovery = Discovery(
+            store,
+            self.manager,
+            punt_rule=OpenFlowControlRules(DISCOVERY_OWNER).lldp,
+            interval=s.discovery_interval_s,
+            timeout=s.discovery_timeout_s,
+        )
+        self.forwarding = (
+            Forwarding(store, self.manager, self.discovery, OpenFlowControlRules(FORWARDING_OWNER))
+            if s.forwarding
+            else None
+        )
+        openflow = self.plugins.get("openflow")
+        self.onboarding = (
+            Onboarding(store, openflow)
+            if s.onboarding and isinstance(openflow, OpenFlowPlugin)
+            else None
+        )
+
+    async def start(self) -> None:
+        if self.onboarding is not None:
+            self.onboarding.start()
+        await self.manager.start()
+        await self.discovery.start()
+        if self.forwarding is not None:
+            await self.forwarding.start()
+
+    async def stop(self) -> None:
+        if self.forwarding is not None:
+            await self.forwarding.stop()
+        await self.discovery.stop()
+        await self.manager.stop()
