@@ -1,0 +1,153 @@
+"""Path search on a `Digraph`: shortest, k-shortest (Yen) and disjoint pairs (Suurballe).
+
+Routes are tuples of graph nodes and arcs. Ties are broken by arc index, which follows
+the sorted link ids, so the same snapshot and request always give the same routes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+
+import rustworkx as rx
+
+from netweave.pathcomp._digraph import Digraph
+
+Weight = Callable[[int], float]
+Graph = rx.PyDiGraph[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    nodes: tuple[int, ...]
+    arcs: tuple[int, ...]
+
+
+def route_cost(digraph: Digraph, route: Route) -> float:
+    return sum(digraph.arc_cost[arc] for arc in route.arcs)
+
+
+def route_order(digraph: Digraph, route: Route) -> tuple[float, int, tuple[int, ...]]:
+    """Best first: lowest cost, then fewest arcs, then lowest arc indices."""
+    return route_cost(digraph, route), len(route.arcs), route.arcs
+
+
+def shortest(graph: Graph, source: int, target: int, weight: Weight) -> Route | None:
+    """The lowest-weight route from `source` to `target` in `graph`, if any."""
+    found = rx.digraph_dijkstra_shortest_paths(graph, source, target, weight_fn=weight)
+    if target not in found:
+        return None
+    nodes = tuple(found[target])
+    arcs = tuple(
+        min(graph.get_all_edge_data(tail, head), key=lambda arc: (weight(arc), arc))
+        for tail, head in pairwise(nodes)
+    )
+    return Route(nodes, arcs)
+
+
+def k_shortest(digraph: Digraph, graph: Graph, source: int, target: int) -> Iterator[Route]:
+    """Simple routes by increasing cost (Yen's algorithm), lazily, until there are no more."""
+    weight = digraph.arc_cost.__getitem__
+    route = shortest(graph, source, target, weight)
+    if route is None:
+        return
+    accepted: list[Route] = []
+    seen = {route.arcs}
+    candidates: list[tuple[tuple[float, int, tuple[int, ...]], Route]] = []
+    while True:
+        yield route
+        accepted.append(route)
+        for spur in range(len(route.arcs)):
+            root = route.arcs[:spur]
+            spur_graph = graph.copy()
+            for arc in {other.arcs[spur] for other in accepted if other.arcs[:spur] == root}:
+                spur_graph.remove_edge_from_index(arc)
+            spur_graph.remove_nodes_from(list(route.nodes[:spur]))
+            tail = shortest(spur_graph, route.nodes[spur], target, weight)
+            if tail is None or root + tail.arcs in seen:
+                continue
+            candidate = Route(route.nodes[:spur] + tail.nodes, root + tail.arcs)
+            seen.add(candidate.arcs)
+            heapq.heappush(candidates, (route_order(digraph, candidate), candidate))
+        if not candidates:
+            return
+        route = heapq.heappop(candidates)[1]
+
+
+def disjoint_pair(
+    digraph: Digraph, graph: Graph, source: int, target: int
+) -> tuple[Route, Route] | None:
+    """Two arc-disjoint routes of least total cost (Suurballe), or None if there are none.
+
+    On a graph with `split_all`, arc-disjoint routes are also device-disjoint. Without it,
+    both arcs of a used link are taken out, so the routes share no link in either direction.
+    """
+    cost = digraph.arc_cost
+    first = shortest(graph, source, target, cost.__getitem__)
+    if first is None:
+        return None
+    distance = [math.inf] * len(digraph.node_device)
+    for node, length in rx.digraph_dijkstra_shortest_path_lengths(
+        graph, source, cost.__getitem__
+    ).items():
+        distance[node] = length
+    distance[source] = 0.0
+
+    reversed_from = len(cost)  # payload of the residual arc reversing arc `a`: reversed_from + a
+    residual = graph.copy()
+    for (tail, head), arc in zip(pairwise(first.nodes), first.arcs, strict=True):
+        residual.remove_edge_from_index(arc)
+        if digraph.arc_link[arc] >= 0:
+            residual.remove_edge_from_index(arc ^ 1)
+        residual.add_edge(head, tail, reversed_from + arc)
+
+    def reduced(arc: int) -> float:
+        if arc >= reversed_from:
+            return 0.0
+        tail, head = digraph.arc_tail[arc], digraph.arc_head[arc]
+        return max(0.0, cost[arc] + distance[tail] - distance[head])
+
+    second = shortest(residual, source, target, reduced)
+    if second is None:
+        return None
+    cancelled = {arc - reversed_from for arc in second.arcs if arc >= reversed_from}
+    used = [arc for arc in first.arcs if arc not in cancelled]
+    used += [arc for arc in second.arcs if arc < reversed_from]
+    return _untangle(digraph, used, source, target)
+
+
+def _untangle(digraph: Digraph, arcs: list[int], source: int, target: int) -> tuple[Route, Route]:
+    """Split the arcs of a two-route flow into two simple routes, lowest arcs first."""
+    leaving: dict[int, list[int]] = {}
+    for arc in sorted(arcs, reverse=True):
+        leaving.setdefault(digraph.arc_tail[arc], []).append(arc)
+
+    def walk() -> Route:
+        nodes, taken = [source], list[int]()
+        while nodes[-1] != target:
+            arc = leaving[nodes[-1]].pop()
+            taken.append(arc)
+            nodes.append(digraph.arc_head[arc])
+        return _without_loops(nodes, taken)
+
+    return walk(), walk()
+
+
+def _without_loops(nodes: list[int], arcs: list[int]) -> Route:
+    """The walk with every closed loop cut out (loops in a least-cost flow cost nothing)."""
+    kept_nodes, kept_arcs = [nodes[0]], list[int]()
+    position = {nodes[0]: 0}
+    for arc, node in zip(arcs, nodes[1:], strict=True):
+        if node in position:
+            cut = position[node]
+            for dropped in kept_nodes[cut + 1 :]:
+                del position[dropped]
+            del kept_nodes[cut + 1 :], kept_arcs[cut:]
+        else:
+            position[node] = len(kept_nodes)
+            kept_nodes.append(node)
+            kept_arcs.append(arc)
+    return Route(tuple(kept_nodes), tuple(kept_arcs))

@@ -1,0 +1,324 @@
+"""`PathGraph`: one topology snapshot, many path requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+from itertools import groupby, islice
+
+import rustworkx as rx
+
+from netweave.model import Device, DeviceType, Disjointness, Link, OperStatus, Topology
+from netweave.pathcomp._digraph import Digraph, LinkAttrs, build_digraph
+from netweave.pathcomp._search import (
+    Graph,
+    Route,
+    disjoint_pair,
+    k_shortest,
+    shortest,
+)
+from netweave.pathcomp.errors import Constraint, NoPathError
+from netweave.pathcomp.request import MAX_K, Path, PathRequest
+
+DEFAULT_SEARCH_LIMIT = 100
+
+
+class PathGraph:
+    """Computes paths over one snapshot of devices and links; build once, ask many times.
+
+    Links are bidirectional; links whose status is down are left out. Host devices may
+    start or end a path but never carry one. Costs, latencies and bandwidths are read
+    from the links; a link's usable bandwidth is its `unreserved_bps`.
+
+    `search_limit` bounds the search under `max_latency_ms`/`max_hops`: at most that many
+    simple paths are examined in order of cost. If fewer than `k` of them qualify, the
+    lowest-latency and the fewest-hop paths are added when they qualify, and only then is
+    the request refused (a qualifying path may exist beyond the bound: constrained
+    shortest path is NP-hard in general).
+    """
+
+    def __init__(
+        self,
+        devices: Iterable[Device],
+        links: Iterable[Link],
+        *,
+        search_limit: int = DEFAULT_SEARCH_LIMIT,
+    ) -> None:
+        if search_limit < MAX_K:
+            raise ValueError(f"search_limit: must be at least {MAX_K}, got {search_limit}")
+        self._search_limit = search_limit
+        ordered_devices = sorted(devices, key=lambda device: device.id)
+        self._device_ids = [device.id for device in ordered_devices]
+        self._device_names = [device.name for device in ordered_devices]
+        self._device_index = {device_id: i for i, device_id in enumerate(self._device_ids)}
+        self._is_host = [device.type is DeviceType.HOST for device in ordered_devices]
+        ordered_links = sorted(links, key=lambda link: link.id)
+        self._link_ids = [link.id for link in ordered_links]
+        self._link_index = {link_id: i for i, link_id in enumerate(self._link_ids)}
+        self._links = {
+            i: self._attrs(link)
+            for i, link in enumerate(ordered_links)
+            if link.status is not OperStatus.DOWN and link.a.device_id != link.b.device_id
+        }
+        self._plain = build_digraph(self._is_host, self._links, split_all=False)
+
+    @classmethod
+    def from_topology(
+        cls, topology: Topology, *, search_limit: int = DEFAULT_SEARCH_LIMIT
+    ) -> PathGraph:
+        return cls(topology.devices, topology.links, search_limit=search_limit)
+
+    def compute(self, request: PathRequest) -> list[Path]:
+        """Up to `k` paths, best (lowest cost) first; with `disjoint`, [primary, backup]."""
+        if request.disjoint is not None:
+            return list(self.compute_disjoint_pair(request))
+        source, target, graph = self._reachable(request)
+        found: list[Path] = []
+        routes = k_shortest(self._plain, graph, source, target)
+        for path in (
+            self._path(self._plain, route) for route in islice(routes, self._search_limit)
+        ):
+            if _broken_limit(path, request) is None:
+                found.append(path)
+                if len(found) == request.k:
+                    return found
+        if _has_limits(request):
+            found += [
+                path
+                for path in self._extremes(graph, source, target)
+                if _broken_limit(path, request) is None and path not in found
+            ]
+        if not found:
+            raise self._limits_error(request, graph, source, target)
+        return sorted(found, key=_order)[: request.k]
+
+    def compute_disjoint_pair(self, request: PathRequest) -> tuple[Path, Path]:
+        """The disjoint (`request.disjoint`, link by default) pair of least total cost.
+
+        The primary is the better path of the two. Latency and hop limits are checked on
+        this pair; other pairs are not searched.
+        """
+        kind = request.disjoint or Disjointness.LINK
+        source, target, graph = self._reachable(request)
+        digraph = self._plain
+        if kind is Disjointness.NODE:
+            digraph = self._split
+            source, target = self._terminals(request, digraph)
+            graph = self._filtered(digraph, request)
+        pair = disjoint_pair(digraph, graph, source, target)
+        if pair is None:
+            raise NoPathError(
+                f"no {kind}-disjoint backup path between {self._between(request)}"
+                f"{_applied(request)}",
+                Constraint.DISJOINT,
+            )
+        primary, backup = sorted((self._path(digraph, route) for route in pair), key=_order)
+        for role, path in (("primary", primary), ("backup", backup)):
+            broken = _broken_limit(path, request)
+            if broken is not None:
+                raise NoPathError(
+                    f"the least-cost {kind}-disjoint pair between {self._between(request)}"
+                    f" breaks {broken}: its {role} path has {path.latency_ms:g} ms"
+                    f" over {path.hops} hops",
+                    broken,
+                )
+        return primary, backup
+
+    @cached_property
+    def _split(self) -> Digraph:
+        return build_digraph(self._is_host, self._links, split_all=True)
+
+    def _attrs(self, link: Link) -> LinkAttrs:
+        ends = []
+        for end, ref in (("a", link.a), ("b", link.b)):
+            if ref.device_id not in self._device_index:
+                raise ValueError(
+                    f"link {link.name!r}: end {end} is on unknown device {ref.device_id!r}"
+                )
+            ends.append(self._device_index[ref.device_id])
+        return LinkAttrs(ends[0], ends[1], link.cost, link.latency_ms, link.unreserved_bps)
+
+    # --- constraints -------------------------------------------------------------------
+
+    def _terminals(self, request: PathRequest, digraph: Digraph) -> tuple[int, int]:
+        """Source and target nodes; refuses unknown ids and excluded end devices."""
+        for field, device_id in (
+            (Constraint.SRC_DEVICE_ID, request.src_device_id),
+            (Constraint.DST_DEVICE_ID, request.dst_device_id),
+        ):
+            if device_id not in self._device_index:
+                raise NoPathError(f"unknown device {device_id!r}", field)
+            if device_id in request.exclude_devices:
+                raise NoPathError(
+                    f"{field} {self._name(device_id)} is itself excluded",
+                    Constraint.EXCLUDE_DEVICES,
+                )
+        for device_id in request.exclude_devices:
+            if device_id not in self._device_index:
+                raise NoPathError(f"unknown device {device_id!r}", Constraint.EXCLUDE_DEVICES)
+        for link_id in request.exclude_links:
+            if link_id not in self._link_index:
+                raise NoPathError(f"unknown link {link_id!r}", Constraint.EXCLUDE_LINKS)
+        source = digraph.out_node[self._device_index[request.src_device_id]]
+        return source, digraph.in_node[self._device_index[request.dst_device_id]]
+
+    def _filtered(
+        self,
+        digraph: Digraph,
+        request: PathRequest,
+        *,
+        devices: bool = True,
+        links: bool = True,
+        bandwidth_bps: int | None = None,
+    ) -> Graph:
+        """The graph without the excluded devices, links and thin links (a copy if needed)."""
+        bandwidth = request.bandwidth_bps if bandwidth_bps is None else bandwidth_bps
+        arcs = digraph.arcs_below(bandwidth) if bandwidth else []
+        if links:
+            for link_id in request.exclude_links:
+                arcs.extend(digraph.link_arcs.get(self._link_index[link_id], ()))
+        nodes: set[int] = set()
+        if devices:
+            for device_id in request.exclude_devices:
+                nodes |= digraph.device_nodes(self._device_index[device_id])
+        if not arcs and not nodes:
+            return digraph.graph
+        graph = digraph.graph.copy()
+        for arc in set(arcs):
+            graph.remove_edge_from_index(arc)
+        graph.remove_nodes_from(list(nodes))
+        return graph
+
+    def _reachable(self, request: PathRequest) -> tuple[int, int, Graph]:
+        """Terminals and filtered plain graph, or the first filter that disconnects them."""
+        digraph = self._plain
+        source, target = self._terminals(request, digraph)
+        graph = self._filtered(digraph, request)
+        if rx.has_path(graph, source, target):
+            return source, target, graph
+        between = self._between(request)
+        for constraint, devices, links, reason in (
+            (Constraint.CONNECTIVITY, False, False, "are not connected (down links left out)"),
+            (
+                Constraint.EXCLUDE_DEVICES,
+                True,
+                False,
+                "are only connected through excluded devices",
+            ),
+            (Constraint.EXCLUDE_LINKS, True, True, "are only connected through excluded links"),
+        ):
+            relaxed = self._filtered(
+                digraph, request, devices=devices, links=links, bandwidth_bps=0
+            )
+            if not rx.has_path(relaxed, source, target):
+                raise NoPathError(f"{between} {reason}", constraint)
+        raise NoPathError(
+            f"no path with {_bps(request.bandwidth_bps or 0)} unreserved between {between}"
+            f" (best available {_bps(self._widest(request, source, target))})",
+            Constraint.BANDWIDTH,
+        )
+
+    def _widest(self, request: PathRequest, source: int, target: int) -> int:
+        """The most unreserved bandwidth any path has, exclusions applied (bisection)."""
+        levels = sorted(set(self._plain.thin_bps))
+        low, high = 0, len(levels) - 1  # invariant: a path exists at levels[low]
+        while low < high:
+            middle = (low + high + 1) // 2
+            graph = self._filtered(self._plain, request, bandwidth_bps=levels[middle])
+            if rx.has_path(graph, source, target):
+                low = middle
+            else:
+                high = middle - 1
+        return levels[low]
+
+    def _extremes(self, graph: Graph, source: int, target: int) -> tuple[Path, Path]:
+        """The lowest-latency and the fewest-hop paths of a connected pair."""
+        fastest = shortest(graph, source, target, self._plain.arc_latency.__getitem__)
+        fewest = shortest(graph, source, target, self._plain.arc_hop.__getitem__)
+        assert fastest is not None and fewest is not None, "source and target are connected"
+        return self._path(self._plain, fastest), self._path(self._plain, fewest)
+
+    def _limits_error(
+        self, request: PathRequest, graph: Graph, source: int, target: int
+    ) -> NoPathError:
+        between = self._between(request)
+        fastest, fewest = self._extremes(graph, source, target)
+        if request.max_latency_ms is not None and fastest.latency_ms > request.max_latency_ms:
+            return NoPathError(
+                f"no path within {request.max_latency_ms:g} ms between {between}"
+                f" (lowest latency {fastest.latency_ms:g} ms)",
+                Constraint.MAX_LATENCY,
+            )
+        if request.max_hops is not None and fewest.hops > request.max_hops:
+            return NoPathError(
+                f"no path within {request.max_hops} hops between {between} (fewest {fewest.hops})",
+                Constraint.MAX_HOPS,
+            )
+        return NoPathError(
+            f"none of the {self._search_limit} lowest-cost paths between {between} has both"
+            f" at most {request.max_latency_ms:g} ms and at most {request.max_hops} hops",
+            Constraint.SEARCH_LIMIT,
+        )
+
+    # --- results and messages ----------------------------------------------------------
+
+    def _path(self, digraph: Digraph, route: Route) -> Path:
+        devices = [self._device_ids[digraph.node_device[node]] for node in route.nodes]
+        links = [digraph.arc_link[arc] for arc in route.arcs if digraph.arc_link[arc] >= 0]
+        return Path(
+            device_ids=tuple(device for device, _ in groupby(devices)),
+            link_ids=tuple(self._link_ids[link] for link in links),
+            latency_ms=sum(digraph.arc_latency[arc] for arc in route.arcs),
+            cost=sum(digraph.arc_cost[arc] for arc in route.arcs),
+        )
+
+    def _name(self, device_id: str) -> str:
+        return self._device_names[self._device_index[device_id]]
+
+    def _between(self, request: PathRequest) -> str:
+        return f"{self._name(request.src_device_id)} and {self._name(request.dst_device_id)}"
+
+
+def _order(path: Path) -> tuple[float, int, tuple[str, ...]]:
+    """Best first: lowest cost, then fewest hops, then link ids."""
+    return path.cost, path.hops, path.link_ids
+
+
+def _has_limits(request: PathRequest) -> bool:
+    return request.max_latency_ms is not None or request.max_hops is not None
+
+
+def _broken_limit(path: Path, request: PathRequest) -> Constraint | None:
+    """The latency or hop limit `path` breaks, if any."""
+    if request.max_latency_ms is not None and path.latency_ms > request.max_latency_ms:
+        return Constraint.MAX_LATENCY
+    if request.max_hops is not None and path.hops > request.max_hops:
+        return Constraint.MAX_HOPS
+    return None
+
+
+def _applied(request: PathRequest) -> str:
+    """Which path filters of the request were applied, for messages."""
+    asked = [
+        name
+        for name, value in (
+            ("bandwidth_bps", request.bandwidth_bps),
+            ("exclude_devices", request.exclude_devices),
+            ("exclude_links", request.exclude_links),
+        )
+        if value
+    ]
+    return f" (with {', '.join(asked)} applied)" if asked else ""
+
+
+def _bps(bps: int) -> str:
+    """A bit rate for people: 5 Gbit/s, 1.5 Mbit/s, 0 bit/s."""
+    for factor, unit in (
+        (10**12, "Tbit/s"),
+        (10**9, "Gbit/s"),
+        (10**6, "Mbit/s"),
+        (10**3, "kbit/s"),
+    ):
+        if bps >= factor:
+            return f"{bps / factor:g} {unit}"
+    return f"{bps} bit/s"
