@@ -73,3 +73,15 @@ def test_rules_bulk_roundtrip(store: Store) -> None:
 def test_read_snapshot_refuses_writes(store: Store) -> None:
     with store.read() as r, pytest.raises(RuntimeError):
         r.devices.add(_device("s1"))
+
+
+def test_entities_count_and_page_in_name_order(store: Store) -> None:
+    with store.transaction() as tx:
+        for name in ("s3", "s1", "s4", "s2"):
+            tx.devices.add(_device(name))
+        tx.endpoints.add(Endpoint(id=endpoint_id("s1", "p1"), name="p1", device_id=device_id("s1")))
+    with store.read() as r:
+        assert r.devices.count() == 4
+        assert r.endpoints.count(scope=device_id("s1")) == 1
+        assert r.endpoints.count(scope=device_id("s2")) == 0
+        assert [d.name for d in r.devices.list(limit=2, offset=1)] == ["s2", "s3"]
