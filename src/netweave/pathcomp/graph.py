@@ -69,7 +69,11 @@ class PathGraph:
         return cls(topology.devices, topology.links, search_limit=search_limit)
 
     def compute(self, request: PathRequest) -> list[Path]:
-        """Up to `k` paths, best (lowest cost) first; with `disjoint`, [primary, backup]."""
+        """Up to `k` paths, lowest cost first; with `disjoint`, [primary, backup].
+
+        Equal-cost paths come in a fixed order set by the snapshot (not by input order),
+        and the answer for `k` is a prefix of the answer for `k + 1`.
+        """
         if request.disjoint is not None:
             return list(self.compute_disjoint_pair(request))
         source, target, graph = self._reachable(request)
@@ -83,14 +87,12 @@ class PathGraph:
                 if len(found) == request.k:
                     return found
         if _has_limits(request):
-            found += [
-                path
-                for path in self._extremes(graph, source, target)
-                if _broken_limit(path, request) is None and path not in found
-            ]
+            for path in self._extremes(graph, source, target):
+                if _broken_limit(path, request) is None and path not in found:
+                    found.append(path)
         if not found:
             raise self._limits_error(request, graph, source, target)
-        return sorted(found, key=_order)[: request.k]
+        return sorted(found, key=lambda path: path.cost)[: request.k]  # stable: keeps ties
 
     def compute_disjoint_pair(self, request: PathRequest) -> tuple[Path, Path]:
         """The disjoint (`request.disjoint`, link by default) pair of least total cost.
@@ -280,7 +282,7 @@ class PathGraph:
 
 
 def _order(path: Path) -> tuple[float, int, tuple[str, ...]]:
-    """Best first: lowest cost, then fewest hops, then link ids."""
+    """Primary before backup: lowest cost, then fewest hops, then link ids."""
     return path.cost, path.hops, path.link_ids
 
 

@@ -1,0 +1,131 @@
+"""PathGraph against networkx (and exhaustive search) on seeded random topologies."""
+
+from __future__ import annotations
+
+import random
+from itertools import combinations, islice, pairwise
+
+import networkx as nx
+import pytest
+
+from netweave.model import Device, DeviceType, EndpointRef, Link
+from netweave.pathcomp import Constraint, NoPathError, Path, PathGraph, PathRequest
+
+SEEDS = [*range(50), 302]  # 302: a backup would reuse a zero-cost link the other way
+
+
+class RandomNet:
+    """A random switch graph with a few hosts, as a PathGraph and as a networkx Graph."""
+
+    def __init__(self, seed: int, switches: int, links: int, hosts: int = 2) -> None:
+        rng = random.Random(seed)
+        self.hosts = [f"h{i}" for i in range(hosts)]
+        names = [f"s{i}" for i in range(switches)]
+        pairs = set()
+        while len(pairs) < links:
+            a, b = rng.sample(names, 2)
+            pairs.add((min(a, b), max(a, b)))
+        pairs |= {(host, rng.choice(names)) for host in self.hosts}
+        pairs |= {(host, rng.choice(names)) for host in self.hosts}  # some dual-homed
+        self.nx = nx.Graph()
+        self.nx.add_nodes_from(names + self.hosts)
+        model_links = []
+        for a, b in sorted(pairs):
+            cost = float(rng.randint(0, 9))  # zero-cost links make ties and traps
+            self.nx.add_edge(a, b, cost=cost, id=f"{a}-{b}")
+            model_links.append(
+                Link(
+                    id=f"{a}-{b}",
+                    name=f"{a}-{b}",
+                    a=EndpointRef(device_id=a, endpoint_id=f"{a}:{b}"),
+                    b=EndpointRef(device_id=b, endpoint_id=f"{b}:{a}"),
+                    cost=cost,
+                )
+            )
+        devices = [
+            Device(
+                id=name, name=name, type=DeviceType.HOST if name[0] == "h" else DeviceType.SWITCH
+            )
+            for name in self.nx
+        ]
+        self.graph = PathGraph(devices, model_links)
+        self.endpoints = [tuple(rng.sample(sorted(self.nx), 2)) for _ in range(4)]
+
+    def oracle(self, src: str, dst: str) -> nx.Graph:
+        """The graph a path from src to dst may use: no other host in it."""
+        return self.nx.subgraph(n for n in self.nx if n[0] != "h" or n in (src, dst))
+
+
+def assert_valid(net: RandomNet, path: Path, src: str, dst: str) -> None:
+    """A simple path from src to dst whose links join consecutive devices, costed right."""
+    assert (path.device_ids[0], path.device_ids[-1]) == (src, dst)
+    assert len(set(path.device_ids)) == len(path.device_ids)
+    for (here, there), link_id in zip(pairwise(path.device_ids), path.link_ids, strict=True):
+        assert link_id in (f"{here}-{there}", f"{there}-{here}")
+    assert all(device[0] != "h" for device in path.device_ids[1:-1])
+    costs = [net.nx.edges[tuple(link_id.split("-"))]["cost"] for link_id in path.link_ids]
+    assert path.cost == pytest.approx(sum(costs))
+
+
+def ask(net: RandomNet, src: str, dst: str, **constraints: object) -> list[Path] | None:
+    try:
+        return net.graph.compute(PathRequest(src_device_id=src, dst_device_id=dst, **constraints))
+    except NoPathError as error:
+        assert error.constraint in (Constraint.CONNECTIVITY, Constraint.DISJOINT)
+        return None
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_k_shortest_costs_match_networkx(seed: int) -> None:
+    net = RandomNet(seed, switches=12, links=20)
+    for src, dst in net.endpoints:
+        oracle = net.oracle(src, dst)
+        paths = ask(net, src, dst, k=6)
+        if not nx.has_path(oracle, src, dst):
+            assert paths is None
+            continue
+        assert paths is not None
+        expected = islice(nx.shortest_simple_paths(oracle, src, dst, weight="cost"), 6)
+        expected_costs = [nx.path_weight(oracle, path, "cost") for path in expected]
+        assert [path.cost for path in paths] == pytest.approx(expected_costs)
+        assert paths[0].cost == pytest.approx(nx.dijkstra_path_length(oracle, src, dst, "cost"))
+        assert len({path.link_ids for path in paths}) == len(paths)
+        for path in paths:
+            assert_valid(net, path, src, dst)
+
+
+def best_disjoint_pair_cost(oracle: nx.Graph, src: str, dst: str, node: bool) -> float | None:
+    """Exhaustively: the least total cost of two link- (or interior-node-) disjoint paths."""
+    paths = list(nx.all_simple_paths(oracle, src, dst))
+    best = None
+    for first, second in combinations(paths, 2):
+        if node:
+            clash = bool(set(first[1:-1]) & set(second[1:-1]))
+        else:
+            links = [{frozenset(edge) for edge in pairwise(path)} for path in (first, second)]
+            clash = bool(links[0] & links[1])
+        if not clash:
+            total = nx.path_weight(oracle, first, "cost") + nx.path_weight(oracle, second, "cost")
+            best = total if best is None else min(best, total)
+    return best
+
+
+@pytest.mark.parametrize("kind", ["link", "node"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_disjoint_pair_total_cost_matches_exhaustive_search(seed: int, kind: str) -> None:
+    net = RandomNet(seed, switches=8, links=13)
+    for src, dst in net.endpoints:
+        expected = best_disjoint_pair_cost(net.oracle(src, dst), src, dst, node=kind == "node")
+        pair = ask(net, src, dst, disjoint=kind)
+        if expected is None:
+            assert pair is None
+            continue
+        assert pair is not None
+        primary, backup = pair
+        assert primary.cost + backup.cost == pytest.approx(expected)
+        assert primary.cost <= backup.cost
+        assert not set(primary.link_ids) & set(backup.link_ids)
+        if kind == "node":
+            assert not set(primary.device_ids[1:-1]) & set(backup.device_ids[1:-1])
+        for path in pair:
+            assert_valid(net, path, src, dst)
