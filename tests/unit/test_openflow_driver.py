@@ -361,6 +361,11 @@ MALFORMED = {
     "truncated body": struct.pack("!BBHI", 4, 0, 64, 1) + b"\0" * 10,
     "undecodable port status": HELLO_13 + struct.pack("!BBHI", 4, 12, 12, 2) + b"\xff" * 4,
     "oversized length": HELLO_13 + struct.pack("!BBHI", 4, 6, 0xFFFF, 3) + b"\0" * 100,
+    "packet-in without in_port": HELLO_13
+    + struct.pack("!BBHI", 4, 10, 34, 2)
+    + struct.pack("!IHBBQ", 0xFFFFFFFF, 0, 0, 0, 0)
+    + struct.pack("!HH4x", 1, 4)
+    + b"\0\0",
 }
 
 

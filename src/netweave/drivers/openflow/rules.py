@@ -136,8 +136,8 @@ class Match(_Strict):
     tunnel_id: U64 | None = None
 
     def fields(self) -> dict[str, int | str]:
-        """The set fields, in OXM order."""
-        return {name: value for name, value in self if value is not None}
+        """The set fields, in OXM order (``__dict__`` keeps declaration order; fast)."""
+        return {name: value for name, value in self.__dict__.items() if value is not None}
 
 
 MatchFieldName = Literal[

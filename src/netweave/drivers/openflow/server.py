@@ -149,7 +149,10 @@ class OpenFlowServer:
             watcher.session_up(session)
         info = DatapathInfo(dpid, session.peer, list(session.ports.values()))
         for listener in list(self._listeners):
-            listener(info)
+            try:
+                listener(info)
+            except Exception:
+                log.exception("datapath listener %r failed on %s", listener, dpid)
 
     def _unregister(self, session: Session) -> None:
         dpid = session.datapath_id

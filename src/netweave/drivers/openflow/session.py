@@ -208,6 +208,9 @@ class Session:
         except ProtocolError as exc:
             reason = f"protocol error: {exc}"
             log.warning("closing OpenFlow connection from %s: %s", self.peer, reason)
+        except Exception as exc:  # a message we decoded but could not use: same remedy
+            reason = f"unusable message: {exc!r}"
+            log.exception("closing OpenFlow connection from %s", self.peer)
         finally:
             self.close(reason)
 
