@@ -6,12 +6,17 @@ turned into ids with `netweave.model.ids`.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
 
 from netweave.model.common import Name
 from netweave.model.inventory import DeviceType, Mac
+
+
+_DATAPATH_ID = re.compile(r"^[0-9a-f]{1,16}$")
 
 
 class _Strict(BaseModel):
@@ -41,6 +46,23 @@ class DeviceSpec(_Strict):
     ip: str | None = Field(None, description="hosts: address in CIDR form on their first port")
     mac: Mac | None = Field(None, description="hosts: MAC of their first port")
     gateway: str | None = Field(None, description="hosts: default gateway")
+
+    @property
+    def datapath_id(self) -> str:
+        """Switches: the OpenFlow datapath id as 16 lower-case hex digits.
+
+        Taken from ``attributes["datapath_id"]`` (hex, with or without ``0x``/colons) or,
+        when absent, derived from the name (48 bits of its SHA-256), so that the lab and
+        an importer agree. Raises `ValueError` when the attribute is not a non-zero
+        64-bit hex number.
+        """
+        raw = self.attributes.get("datapath_id")
+        if raw is None:
+            return hashlib.sha256(f"datapath/{self.name}".encode()).hexdigest()[:12].zfill(16)
+        digits = raw.strip().lower().removeprefix("0x").replace(":", "")
+        if not _DATAPATH_ID.match(digits) or int(digits, 16) == 0:
+            raise ValueError(f"{raw!r} is not a non-zero 64-bit hex number")
+        return digits.zfill(16)
 
 
 class LinkEnd(_Strict):

@@ -1,0 +1,94 @@
+"""Building a planned lab, step by step, recording each thing before making it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from netweave.lab import iproute, ovs
+from netweave.lab.plan import End, LabPlan
+from netweave.lab.shell import run, run_lines
+from netweave.lab.state import LabState, StateFile
+
+StepCallback = Callable[[str], None]
+
+
+@dataclass
+class Builder:
+    plan: LabPlan
+    state: LabState
+    state_file: StateFile
+
+    @property
+    def paths(self) -> ovs.OvsPaths:
+        return ovs.OvsPaths(self.state_file.directory)
+
+    def steps(self) -> list[tuple[str, Callable[[], None]]]:
+        """The steps of `up`, named for progress output, in order."""
+        return [
+            ("start Open vSwitch", self.start_ovs),
+            ("create host namespaces", self.create_namespaces),
+            ("create links", self.create_links),
+            ("configure hosts", self.configure_hosts),
+            ("create switches", self.create_switches),
+            ("limit link rates", self.limit_rates),
+        ]
+
+    def build(self, on_step: StepCallback) -> None:
+        for name, step in self.steps():
+            on_step(name)
+            step()
+        self.state.complete = True
+        self.state_file.save(self.state)
+
+    def start_ovs(self) -> None:
+        paths, env = self.paths, self.paths.env()
+        self.state_file.record(self.state, daemon=ovs.OVSDB)
+        run(ovs.create_db(paths), env=env)
+        run(ovs.start_ovsdb(paths), env=env)
+        run(ovs.vsctl(paths, "--no-wait", "init"), env=env)
+        self.state_file.record(self.state, daemon=ovs.VSWITCHD)
+        run(ovs.start_vswitchd(paths, self.state.datapath), env=env)
+
+    def create_namespaces(self) -> None:
+        namespaces = [host.netns for host in self.plan.hosts]
+        self.state_file.record(self.state, netns=namespaces)
+        run_lines(iproute.ip_batch(), [iproute.netns_add_line(n) for n in namespaces])
+
+    def create_links(self) -> None:
+        self.state_file.record(self.state, links=self.plan.root_ifnames)
+        lines = [iproute.veth_line(link) for link in self.plan.links]
+        lines += [line for end in self._root_ends() for line in iproute.root_end_lines(end)]
+        run_lines(iproute.ip_batch(), lines)
+
+    def configure_hosts(self) -> None:
+        for host in self.plan.hosts:
+            ends = [end for end in self._ends() if end.netns == host.netns]
+            run_lines(iproute.ip_batch(host.netns), iproute.host_lines(host, ends))
+            for end in ends:
+                run(iproute.checksum_offload_off(host.netns, end.ifname))
+
+    def create_switches(self) -> None:
+        if not self.plan.switches:
+            return
+        if self.state.datapath == "netdev":  # each bridge gets a kernel tap of its name
+            self.state_file.record(self.state, links=[s.bridge for s in self.plan.switches])
+        ops = ovs.build_switches(
+            self.plan,
+            datapath=self.state.datapath,
+            fail_mode=self.state.fail_mode,
+            controller=self.state.controller,
+        )
+        run(ovs.vsctl(self.paths, *ops), env=self.paths.env())
+
+    def limit_rates(self) -> None:
+        for link in self.plan.links:
+            if link.rate_limit_bps is not None:
+                for end in link.ends:
+                    run(iproute.rate_limit(end, link.rate_limit_bps))
+
+    def _ends(self) -> list[End]:
+        return [end for link in self.plan.links for end in link.ends]
+
+    def _root_ends(self) -> list[End]:
+        return [end for end in self._ends() if end.netns is None]
