@@ -6,6 +6,7 @@ is recorded in ``<run dir>/lab/<name>/state.json`` as it is made, so `teardown` 
 ``netweave lab down``) removes it all, even after a crash.
 """
 
+from netweave.lab.build import STEPS
 from netweave.lab.errors import (
     CommandError,
     DescriptorError,
@@ -15,25 +16,32 @@ from netweave.lab.errors import (
 )
 from netweave.lab.health import LabStatus, find_labs, inspect
 from netweave.lab.lab import DEFAULT_CONTROLLER, Lab, LabOptions, UpResult
-from netweave.lab.naming import default_base_dir
+from netweave.lab.naming import default_base_dir, lab_dir
 from netweave.lab.plan import LabPlan, plan_lab
+from netweave.lab.prereq import check_prerequisites
+from netweave.lab.state import LabState, StateFile
 from netweave.lab.teardown import teardown
 
 __all__ = [
     "DEFAULT_CONTROLLER",
+    "STEPS",
     "CommandError",
     "DescriptorError",
     "Lab",
     "LabError",
     "LabOptions",
     "LabPlan",
+    "LabState",
     "LabStateError",
     "LabStatus",
     "PrerequisiteError",
+    "StateFile",
     "UpResult",
+    "check_prerequisites",
     "default_base_dir",
     "find_labs",
     "inspect",
+    "lab_dir",
     "plan_lab",
     "teardown",
 ]

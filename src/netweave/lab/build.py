@@ -11,6 +11,15 @@ from netweave.lab.shell import run, run_lines
 from netweave.lab.state import LabState, StateFile
 
 StepCallback = Callable[[str], None]
+STEPS = (
+    "start Open vSwitch",
+    "create host namespaces",
+    "create links",
+    "configure hosts",
+    "create switches",
+    "limit link rates",
+)
+"""The steps of `up`, named for progress output, in order."""
 
 
 @dataclass
@@ -23,21 +32,19 @@ class Builder:
     def paths(self) -> ovs.OvsPaths:
         return ovs.OvsPaths(self.state_file.directory)
 
-    def steps(self) -> list[tuple[str, Callable[[], None]]]:
-        """The steps of `up`, named for progress output, in order."""
-        return [
-            ("start Open vSwitch", self.start_ovs),
-            ("create host namespaces", self.create_namespaces),
-            ("create links", self.create_links),
-            ("configure hosts", self.configure_hosts),
-            ("create switches", self.create_switches),
-            ("limit link rates", self.limit_rates),
-        ]
-
     def build(self, on_step: StepCallback) -> None:
-        for name, step in self.steps():
+        """Run the `STEPS`, calling `on_step` with the name of each as it starts."""
+        actions = (
+            self.start_ovs,
+            self.create_namespaces,
+            self.create_links,
+            self.configure_hosts,
+            self.create_switches,
+            self.limit_rates,
+        )
+        for name, action in zip(STEPS, actions, strict=True):
             on_step(name)
-            step()
+            action()
         self.state.complete = True
         self.state_file.save(self.state)
 
