@@ -6,6 +6,11 @@ when it is added and rejects bad ones alone, so a barrier after the adds collect
 errors and the bundle is discarded when there is any; otherwise it is committed, and
 a commit failure names the message that failed.
 
+Every rule is validated and encoded in one pass before anything is sent, keeping only
+the encoded message: nothing reaches the switch when any rule is invalid, and the
+typed payloads die young (a batch of 100k rules holding them all alive spent a third
+of its time in the garbage collector).
+
 Open vSwitch does not take meter-mods in bundles, so meters are set just before the
 bundle (add or modify, after reading which exist) and restored when the batch fails,
 and deleted just after it (flows using a meter are deleted first).
@@ -22,7 +27,6 @@ from netweave.drivers.contract import RuleResult
 from netweave.drivers.openflow import codec, wire
 from netweave.drivers.openflow.rules import (
     FlowRule,
-    GroupRule,
     MeterRule,
     RulePayloadError,
     cookie_for,
@@ -32,7 +36,6 @@ from netweave.drivers.openflow.rules import (
 from netweave.drivers.openflow.session import Session, SwitchError
 from netweave.model import ConfigRule
 
-TypedRule = FlowRule | GroupRule | MeterRule
 _CHUNK = 1024  # bundle-adds written per drain
 
 
@@ -48,27 +51,48 @@ class _Outcome:
         return not self.errors and self.failure is None
 
 
-def validate(rules: Sequence[ConfigRule]) -> tuple[list[TypedRule], dict[int, str]]:
-    """Typed payloads, and an error per invalid rule (bad value, or a non-canonical key)."""
-    typed: list[TypedRule] = []
-    errors: dict[int, str] = {}
+@dataclass
+class _Batch:
+    """A validated batch: its bundle messages (rule `i` has xid ``xids[i]``) and meters."""
+
+    bundle_id: int
+    xids: range
+    groups: list[bytes] = field(default_factory=list)
+    flows: list[bytes] = field(default_factory=list)
+    meters: list[tuple[int, MeterRule]] = field(default_factory=list)
+
+
+def _prepare(session: Session, rules: Sequence[ConfigRule], *, delete: bool) -> _Batch | _Outcome:
+    """The encoded batch, or the errors of its invalid rules (bad value, non-canonical key)."""
+    batch = _Batch(session.next_bundle_id(), session.reserve_xids(len(rules)))
+    invalid = _Outcome()
     for index, rule in enumerate(rules):
         try:
             payload = parse_rule(rule.value)
         except RulePayloadError as exc:
-            errors[index] = str(exc)
+            invalid.errors[index] = str(exc)
             continue
-        expected = rule_key(payload)
-        if rule.key != expected:
-            errors[index] = f"key: {rule.key!r} does not match its value; expected {expected!r}"
-        typed.append(payload)
-    return typed, errors
+        key = rule_key(payload)
+        if rule.key != key:
+            invalid.errors[index] = f"key: {rule.key!r} does not match its value; expected {key!r}"
+        elif invalid.errors:
+            continue  # the batch is lost: only look for further invalid rules
+        elif isinstance(payload, MeterRule):
+            batch.meters.append((index, payload))
+        elif isinstance(payload, FlowRule):
+            message = wire.flow_mod(payload, cookie_for(key), batch.xids[index], delete=delete)
+            batch.flows.append(wire.bundle_add(batch.bundle_id, message))
+        else:
+            message = wire.group_mod(payload, batch.xids[index], delete=delete)
+            batch.groups.append(wire.bundle_add(batch.bundle_id, message))
+    return invalid if invalid.errors else batch
 
 
 def results(rules: Sequence[ConfigRule], outcome: _Outcome) -> list[RuleResult]:
     """One result per rule: the failing ones carry their reason, the others why aborted."""
     if outcome.ok:
-        return [RuleResult(rule_id=rule.id, ok=True) for rule in rules]
+        with _gc_paused():
+            return [RuleResult(rule_id=rule.id, ok=True) for rule in rules]
     if outcome.errors:
         first = min(outcome.errors)
         cause = f"rule {rules[first].id} failed: {outcome.errors[first]}"
@@ -82,97 +106,13 @@ def results(rules: Sequence[ConfigRule], outcome: _Outcome) -> list[RuleResult]:
     ]
 
 
-async def apply(session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
-    with _gc_paused():
-        return await _apply(session, rules)
-
-
-async def delete(session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
-    with _gc_paused():
-        return await _delete(session, rules)
-
-
-async def _apply(session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
-    typed, invalid = validate(rules)
-    if invalid:
-        return results(rules, _Outcome(errors=invalid))
-    meters = [(i, r) for i, r in enumerate(typed) if isinstance(r, MeterRule)]
-    groups = [(i, r) for i, r in enumerate(typed) if isinstance(r, GroupRule)]
-    flows = [(i, r) for i, r in enumerate(typed) if isinstance(r, FlowRule)]
-    undo: list[bytes] = []
-    outcome = await _set_meters(session, meters, undo)
-    if outcome.ok:
-        outcome = await _bundle(session, [*groups, *flows], rules, delete=False)
-    if not outcome.ok and undo:
-        await _send_all(session, undo)
-    return results(rules, outcome)
-
-
-async def _delete(session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
-    typed, invalid = validate(rules)
-    if invalid:
-        return results(rules, _Outcome(errors=invalid))
-    flows = [(i, r) for i, r in enumerate(typed) if isinstance(r, FlowRule)]
-    groups = [(i, r) for i, r in enumerate(typed) if isinstance(r, GroupRule)]
-    outcome = await _bundle(session, [*flows, *groups], rules, delete=True)
-    if outcome.ok:
-        deletes = [
-            (i, wire.meter_mod(r, 0, wire.OFPMC_DELETE))
-            for i, r in enumerate(typed)
-            if isinstance(r, MeterRule)
-        ]
-        outcome = await _unbundled(session, deletes)
-    return results(rules, outcome)
-
-
-async def _bundle(
-    session: Session,
-    items: list[tuple[int, FlowRule | GroupRule]],
-    rules: Sequence[ConfigRule],
-    *,
-    delete: bool,
-) -> _Outcome:
-    if not items:
-        return _Outcome()
-    bundle_id = session.next_bundle_id()
-    xids = session.reserve_xids(len(items))
-    outcome = _Outcome()
-    with session.collect_errors(xids) as errors:
-        await session.request(wire.bundle_control(bundle_id, wire.BUNDLE_OPEN, session.next_xid()))
-        for start in range(0, len(items), _CHUNK):
-            chunk = [
-                wire.bundle_add(bundle_id, _encode(rule, rules[index].key, xid, delete))
-                for xid, (index, rule) in zip(
-                    xids[start : start + _CHUNK], items[start : start + _CHUNK], strict=True
-                )
-            ]
-            session.send(b"".join(chunk))
-            await session.drain()
-        await session.barrier()
-        control = wire.BUNDLE_DISCARD if errors else wire.BUNDLE_COMMIT
-        try:
-            await session.request(wire.bundle_control(bundle_id, control, session.next_xid()))
-        except SwitchError as exc:
-            outcome.failure = f"bundle commit failed: {exc}"
-    outcome.errors = {items[xid - xids.start][0]: reason for xid, reason in errors.items()}
-    return outcome
-
-
-def _encode(rule: FlowRule | GroupRule, key: str, xid: int, delete: bool) -> bytes:
-    if isinstance(rule, FlowRule):
-        return wire.flow_mod(rule, cookie_for(key), xid, delete=delete)
-    return wire.group_mod(rule, xid, delete=delete)
-
-
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch is built and sent.
+    """Pause the cyclic garbage collector while many objects that survive are built.
 
-    A batch allocates many short-lived objects (typed rules, messages) that live until
-    it is confirmed; with the collector running, they trigger collections that rescan
-    them and the whole heap (the caller's rules included). Measured here: validating
-    10k rules took 14 µs each with the collector running, 8 µs without. Refcounting
-    frees them at the end, so the paused collector finds little left to do.
+    Each allocation burst of survivors triggers collections, and some rescan the whole
+    heap (the caller's rules included): measured with 100k rules held by the caller,
+    building their results took 4-7 µs each with the collector running, 1.2-1.7 µs paused.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -181,6 +121,51 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+async def apply(session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
+    batch = _prepare(session, rules, delete=False)
+    if isinstance(batch, _Outcome):
+        return results(rules, batch)
+    undo: list[bytes] = []
+    outcome = await _set_meters(session, batch.meters, undo)
+    if outcome.ok:
+        outcome = await _bundle(session, batch, [*batch.groups, *batch.flows])
+    if not outcome.ok and undo:
+        await _send_all(session, undo)
+    return results(rules, outcome)
+
+
+async def delete(session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
+    batch = _prepare(session, rules, delete=True)
+    if isinstance(batch, _Outcome):
+        return results(rules, batch)
+    outcome = await _bundle(session, batch, [*batch.flows, *batch.groups])
+    if outcome.ok:
+        deletes = [(i, wire.meter_mod(m, 0, wire.OFPMC_DELETE)) for i, m in batch.meters]
+        outcome = await _unbundled(session, deletes)
+    return results(rules, outcome)
+
+
+async def _bundle(session: Session, batch: _Batch, messages: list[bytes]) -> _Outcome:
+    """Send `messages` (bundle-adds of `batch`) as one bundle and commit it if all pass."""
+    if not messages:
+        return _Outcome()
+    outcome = _Outcome()
+    with session.collect_errors(batch.xids) as errors:
+        opening = wire.bundle_control(batch.bundle_id, wire.BUNDLE_OPEN, session.next_xid())
+        await session.request(opening)
+        for start in range(0, len(messages), _CHUNK):
+            session.send(b"".join(messages[start : start + _CHUNK]))
+            await session.drain()
+        await session.barrier()
+        control = wire.BUNDLE_DISCARD if errors else wire.BUNDLE_COMMIT
+        try:
+            await session.request(wire.bundle_control(batch.bundle_id, control, session.next_xid()))
+        except SwitchError as exc:
+            outcome.failure = f"bundle commit failed: {exc}"
+    outcome.errors = {xid - batch.xids.start: reason for xid, reason in errors.items()}
+    return outcome
 
 
 async def _set_meters(
@@ -194,17 +179,19 @@ async def _set_meters(
         for m in await session.multipart(codec.meter_config_request())
     }
     messages = []
+    restore = []
     for index, meter in meters:
         before = existing.get(meter.meter_id)
-        command = wire.OFPMC_ADD if before is None else wire.OFPMC_MODIFY
-        messages.append((index, wire.meter_mod(meter, 0, command)))
         if before is None:
-            undo.append(wire.meter_mod(meter, 0, wire.OFPMC_DELETE))
+            messages.append((index, wire.meter_mod(meter, 0, wire.OFPMC_ADD)))
+            restore.append(wire.meter_mod(meter, 0, wire.OFPMC_DELETE))
         else:
-            undo.append(wire.meter_mod(before, 0, wire.OFPMC_MODIFY))
+            messages.append((index, wire.meter_mod(meter, 0, wire.OFPMC_MODIFY)))
+            restore.append(wire.meter_mod(before, 0, wire.OFPMC_MODIFY))
     outcome = await _unbundled(session, messages)
-    failed = {index for index, _ in meters} & outcome.errors.keys()
-    undo[:] = [u for (index, _), u in zip(meters, undo, strict=True) if index not in failed]
+    undo.extend(
+        u for (index, _), u in zip(messages, restore, strict=True) if index not in outcome.errors
+    )
     return outcome
 
 
