@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netweave.lab import iproute, ovs
+from netweave.lab.errors import LabError
+from netweave.lab.health import link_exists, netns_exists
 from netweave.lab.plan import End, LabPlan
 from netweave.lab.shell import run, run_lines
 from netweave.lab.state import LabState, StateFile
@@ -59,11 +61,14 @@ class Builder:
 
     def create_namespaces(self) -> None:
         namespaces = [host.netns for host in self.plan.hosts]
+        _refuse_existing("namespaces", [n for n in namespaces if netns_exists(n)])
         self.state_file.record(self.state, netns=namespaces)
         run_lines(iproute.ip_batch(), [iproute.netns_add_line(n) for n in namespaces])
 
     def create_links(self) -> None:
-        self.state_file.record(self.state, links=self.plan.root_ifnames)
+        ifnames = self.plan.root_ifnames
+        _refuse_existing("interfaces", [i for i in ifnames if link_exists(i)])
+        self.state_file.record(self.state, links=ifnames)
         lines = [iproute.veth_line(link) for link in self.plan.links]
         lines += [line for end in self._root_ends() for line in iproute.root_end_lines(end)]
         run_lines(iproute.ip_batch(), lines)
@@ -79,7 +84,9 @@ class Builder:
         if not self.plan.switches:
             return
         if self.state.datapath == "netdev":  # each bridge gets a kernel tap of its name
-            self.state_file.record(self.state, links=[s.bridge for s in self.plan.switches])
+            taps = [s.bridge for s in self.plan.switches]
+            _refuse_existing("interfaces", [t for t in taps if link_exists(t)])
+            self.state_file.record(self.state, links=taps)
         ops = ovs.build_switches(
             self.plan,
             datapath=self.state.datapath,
@@ -99,3 +106,12 @@ class Builder:
 
     def _root_ends(self) -> list[End]:
         return [end for end in self._ends() if end.netns is None]
+
+
+def _refuse_existing(kind: str, names: list[str]) -> None:
+    """Never adopt what the lab did not make: `down` would delete it."""
+    if names:
+        raise LabError(
+            f"{kind} {', '.join(names)} already exist, left by a lab whose state file was "
+            "lost: delete them (`ip netns delete` / `ip link delete`) and retry"
+        )
