@@ -1,12 +1,11 @@
 """Flow push rate: netweave's OpenFlow driver vs ``ovs-ofctl --bundle add-flows``.
 
-Run as root: ``python -m bench.openflow_push [--quick] [--flows N]``. One private
-userspace Open vSwitch (its own daemons in a temporary directory, ovs-vswitchd in its own
-network namespace) takes N distinct flows twice per round: from ``ovs-ofctl -O
-OpenFlow14 --bundle add-flows`` reading them from a file (the baseline), and from the
-driver as one atomic bundle confirmed by a barrier. The table is emptied between pushes;
-each side keeps its best round. Also printed: the struct fast path's encoding rate
-against os-ken's, the reason the fast path exists.
+Run as root: ``python -m bench.openflow_push [--quick] [--flows N]``. One bridge of a
+private userspace Open vSwitch (a `netweave.lab` lab) takes N distinct flows twice per
+round: from ``ovs-ofctl -O OpenFlow14 --bundle add-flows`` reading them from a file (the
+baseline), and from the driver as one atomic bundle confirmed by a barrier. The table is
+emptied between pushes; each side keeps its best round. Also printed: the struct fast
+path's encoding rate against os-ken's, the reason the fast path exists.
 """
 
 from __future__ import annotations
@@ -14,13 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import shutil
-import signal
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,62 +24,37 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from netweave.drivers.openflow import FlowRule, OpenFlowPlugin, canonical_value, rule_key, wire
 from netweave.drivers.openflow.rules import Match, Output, cookie_for
-from netweave.model import ConfigRule, Device
+from netweave.lab import Lab, LabOptions
+from netweave.model import ConfigRule, Device, TopologyDescriptor
 
 DPID = "00000000000000b1"
-CONTROLLER_IP, SWITCH_IP = "169.254.250.1", "169.254.250.2"
+SWITCH = TopologyDescriptor.model_validate(
+    {
+        "name": "ofbench",
+        "devices": [{"name": "s1", "type": "switch", "attributes": {"datapath_id": DPID}}],
+        "links": [],
+    }
+)
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
+def run(*args: str) -> str:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
 
 
 @contextlib.contextmanager
-def switch() -> Iterator[dict[str, str]]:
-    """A private OVS with bridge br0, reachable from the host at SWITCH_IP; yields its env."""
-    tag = uuid.uuid4().hex[:6]
-    netns, link = f"nwb{tag}", f"nwb{tag}h"
-    d = Path(tempfile.mkdtemp(prefix="nwof-bench-"))
-    env = {**os.environ, "OVS_RUNDIR": str(d), "OVS_DBDIR": str(d)}
-    try:
-        run("ip", "netns", "add", netns)
-        run("ip", "link", "add", link, "type", "veth", "peer", "ctl", "netns", netns)
-        run("ip", "addr", "add", f"{CONTROLLER_IP}/30", "dev", link)
-        run("ip", "link", "set", link, "up")
-        run("ip", "-n", netns, "addr", "add", f"{SWITCH_IP}/30", "dev", "ctl")
-        run("ip", "-n", netns, "link", "set", "ctl", "up")
-        run("ovsdb-tool", "create", f"{d}/conf.db", "/usr/share/openvswitch/vswitch.ovsschema")
-        db = f"unix:{d}/db.sock"
-        run(
-            "ovsdb-server", f"{d}/conf.db", f"--remote=punix:{d}/db.sock",
-            f"--pidfile={d}/ovsdb-server.pid", f"--unixctl={d}/ovsdb-server.ctl",
-            "--detach", "--no-chdir", env=env,
-        )  # fmt: skip
-        run("ovs-vsctl", f"--db={db}", "--no-wait", "init", env=env)
-        run(
-            "ip", "netns", "exec", netns, "ovs-vswitchd", db, f"--pidfile={d}/ovs-vswitchd.pid",
-            f"--unixctl={d}/ovs-vswitchd.ctl", f"--log-file={d}/ovs-vswitchd.log",
-            "--detach", "--no-chdir", env=env,
-        )  # fmt: skip
-        run(
-            "ovs-vsctl", f"--db={db}", "add-br", "br0", "--", "set", "bridge", "br0",
-            "datapath_type=netdev", f"other-config:datapath-id={DPID}",
-            "protocols=OpenFlow13,OpenFlow14", "fail-mode=secure", env=env,
-        )  # fmt: skip
-        env["NW_DB"] = db
-        yield env
-    finally:
-        for daemon in ("ovs-vswitchd", "ovsdb-server"):
-            pidfile = d / f"{daemon}.pid"
-            if pidfile.exists():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pidfile.read_text()), signal.SIGKILL)
-        subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
-        subprocess.run(["ip", "netns", "del", netns], capture_output=True, check=False)
-        shutil.rmtree(d, ignore_errors=True)
+def switch(controller_port: int) -> Iterator[Lab]:
+    """A lab of one bridge on a private userspace Open vSwitch, with our controller."""
+    with tempfile.TemporaryDirectory(prefix="nwb-") as base:
+        options = LabOptions(controller=f"tcp:127.0.0.1:{controller_port}")
+        lab = Lab(SWITCH, options, Path(base))
+        lab.up()
+        try:
+            yield lab
+        finally:
+            lab.down()
 
 
 def address(i: int) -> str:
@@ -115,8 +85,8 @@ def config_rules(rules: list[FlowRule]) -> list[ConfigRule]:
     ]
 
 
-def flow_count(env: dict[str, str]) -> int:
-    out = run("ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", "br0", env=env)
+def flow_count(lab: Lab) -> int:
+    out = lab.ofctl("s1", "dump-aggregate")
     return int(out.split("flow_count=")[1].split()[0])
 
 
@@ -126,11 +96,10 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def ofctl_push(env: dict[str, str], path: Path) -> float:
+def ofctl_push(lab: Lab, path: Path) -> float:
+    target = lab.paths.bridge_target(lab.bridge("s1"))
     return timed(
-        lambda: run(
-            "ovs-ofctl", "-O", "OpenFlow14", "--bundle", "add-flows", "br0", str(path), env=env
-        )
+        lambda: run("ovs-ofctl", "-O", "OpenFlow14", "--bundle", "add-flows", target, str(path))
     )
 
 
@@ -185,32 +154,23 @@ def line(name: str, value: float, unit: str, baseline: float) -> None:
 async def main(n: int, rounds: int) -> None:
     typed = flows(n)
     rules = config_rules(typed)
-    with switch() as env, tempfile.NamedTemporaryFile("w", suffix=".flows") as file:
-        for i in range(n):
-            file.write(f"priority=100,ip,nw_dst={address(i)},actions=output:{1 + i % 4}\n")
-        file.flush()
-        plugin = OpenFlowPlugin(host=CONTROLLER_IP, port=0, request_timeout=600)
-        await plugin.start()
-        db = env["NW_DB"]
-        run(
-            "ovs-vsctl",
-            f"--db={db}",
-            "set-controller",
-            "br0",
-            f"tcp:{CONTROLLER_IP}:{plugin.port}",
-            env=env,
-        )
-        ofctl_best = ours_best = float("inf")
-        try:
+    plugin = OpenFlowPlugin(port=0, request_timeout=600)
+    await plugin.start()
+    try:
+        with switch(plugin.port) as lab, tempfile.NamedTemporaryFile("w", suffix=".flows") as file:
+            for i in range(n):
+                file.write(f"priority=100,ip,nw_dst={address(i)},actions=output:{1 + i % 4}\n")
+            file.flush()
+            ofctl_best = ours_best = float("inf")
             for _ in range(rounds):
-                ofctl_best = min(ofctl_best, ofctl_push(env, Path(file.name)))
-                assert flow_count(env) == n, "ofctl did not install every flow"
-                run("ovs-ofctl", "-O", "OpenFlow13", "del-flows", "br0", env=env)
+                ofctl_best = min(ofctl_best, ofctl_push(lab, Path(file.name)))
+                assert flow_count(lab) == n, "ofctl did not install every flow"
+                lab.ofctl("s1", "del-flows")
                 ours_best = min(ours_best, await netweave_push(plugin, rules))
-                assert flow_count(env) == n, "netweave did not install every flow"
-                run("ovs-ofctl", "-O", "OpenFlow13", "del-flows", "br0", env=env)
-        finally:
-            await plugin.stop()
+                assert flow_count(lab) == n, "netweave did not install every flow"
+                lab.ofctl("s1", "del-flows")
+    finally:
+        await plugin.stop()
     baseline = n / ofctl_best
     print(f"# {n} distinct flows, one bundle each, best of {rounds}")
     line("ofctl_bundle_add_flows", baseline, "rules/s", baseline)
