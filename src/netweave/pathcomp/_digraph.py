@@ -2,7 +2,8 @@
 
 Every usable link gives two arcs, one each way; arc `2j` and `2j + 1` belong to the
 j-th usable link, so an arc's twin (same link, other way) is `arc ^ 1`. The arc index is
-both the edge payload and the rustworkx edge index, which copies of the graph keep.
+both the edge payload and the rustworkx edge index, which copies of the graph keep; a
+node's payload is its index too.
 
 A host is split into an out-node (where paths leave it) and an in-node (where paths reach
 it) with no arc between them, so a host can start or end a path but never carry one.
@@ -36,6 +37,7 @@ class LinkAttrs:
 @dataclass(frozen=True, slots=True)
 class Digraph:
     graph: rx.PyDiGraph[int, int]
+    reversed_graph: rx.PyDiGraph[int, int]  # every arc turned round, same payloads
     out_node: list[int]  # per device index
     in_node: list[int]  # per device index
     node_device: list[int]
@@ -92,12 +94,15 @@ def build_digraph(is_host: list[bool], links: dict[int, LinkAttrs], *, split_all
         arc_latency += [0.0] * internal
 
     graph: rx.PyDiGraph[int, int] = rx.PyDiGraph(multigraph=True)
-    graph.add_nodes_from(node_device)
+    graph.add_nodes_from(range(len(node_device)))
     graph.add_edges_from(arcs)
+    reversed_graph = graph.copy()
+    reversed_graph.reverse()
     bandwidth = [links[arc_link[arc]].unreserved_bps for arc in range(link_arc_count)]
     thin_order = sorted(range(link_arc_count), key=lambda arc: (bandwidth[arc], arc))
     return Digraph(
         graph=graph,
+        reversed_graph=reversed_graph,
         out_node=out_node,
         in_node=in_node,
         node_device=node_device,

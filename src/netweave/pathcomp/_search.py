@@ -16,7 +16,8 @@ import rustworkx as rx
 
 from netweave.pathcomp._digraph import Digraph
 
-Weight = Callable[[int], float]
+Weight = Callable[[int], float]  # of an arc
+Estimate = Callable[[int], float]  # of a node
 Graph = rx.PyDiGraph[int, int]
 
 
@@ -35,12 +36,26 @@ def route_order(digraph: Digraph, route: Route) -> tuple[float, int, tuple[int, 
     return route_cost(digraph, route), len(route.arcs), route.arcs
 
 
-def shortest(graph: Graph, source: int, target: int, weight: Weight) -> Route | None:
-    """The lowest-weight route from `source` to `target` in `graph`, if any."""
-    found = rx.digraph_dijkstra_shortest_paths(graph, source, target, weight_fn=weight)
-    if target not in found:
-        return None
-    nodes = tuple(found[target])
+def shortest(
+    graph: Graph, source: int, target: int, weight: Weight, estimate: Estimate | None = None
+) -> Route | None:
+    """The lowest-weight route from `source` to `target` in `graph`, if any.
+
+    With `estimate` (a consistent lower bound of the weight from a node to `target`),
+    A* is used instead of Dijkstra: with a tight bound it looks at little beyond the route.
+    """
+    if estimate is None:
+        found = rx.digraph_dijkstra_shortest_paths(graph, source, target, weight_fn=weight)
+        if target not in found:
+            return None
+        nodes = tuple(found[target])
+    else:
+        try:
+            nodes = tuple(
+                rx.digraph_astar_shortest_path(graph, source, target.__eq__, weight, estimate)
+            )
+        except rx.NoPathFound:
+            return None
     arcs = tuple(
         min(graph.get_all_edge_data(tail, head), key=lambda arc: (weight(arc), arc))
         for tail, head in pairwise(nodes)
@@ -48,33 +63,53 @@ def shortest(graph: Graph, source: int, target: int, weight: Weight) -> Route | 
     return Route(nodes, arcs)
 
 
+def distances(digraph: Digraph, graph: Graph, origin: int, weight: Weight) -> list[float]:
+    """Weight of the lightest route from `origin` to every node (inf when there is none).
+
+    `graph` is `digraph.graph`, `digraph.reversed_graph` or a filtered copy of either.
+    """
+    found = [math.inf] * len(digraph.node_device)
+    found[origin] = 0.0
+    for node, length in rx.digraph_dijkstra_shortest_path_lengths(graph, origin, weight).items():
+        found[node] = length
+    return found
+
+
 def k_shortest(digraph: Digraph, graph: Graph, source: int, target: int) -> Iterator[Route]:
-    """Simple routes by increasing cost (Yen's algorithm), lazily, until there are no more."""
+    """Simple routes by increasing cost (Yen's algorithm), lazily, until there are no more.
+
+    Spur searches start at the node where a route left its parent (Lawler) and run A*,
+    guided by the exact cost to `target` in the unfiltered graph: a consistent lower
+    bound in any filtered copy, computed once the second route is asked for.
+    """
     weight = digraph.arc_cost.__getitem__
     route = shortest(graph, source, target, weight)
     if route is None:
         return
+    yield route
+    estimate = distances(digraph, digraph.reversed_graph, target, weight).__getitem__
     accepted: list[Route] = []
     seen = {route.arcs}
-    candidates: list[tuple[tuple[float, int, tuple[int, ...]], Route]] = []
+    candidates: list[tuple[tuple[float, int, tuple[int, ...]], int, Route]] = []
+    deviation = 0
     while True:
-        yield route
         accepted.append(route)
-        for spur in range(len(route.arcs)):
+        for spur in range(deviation, len(route.arcs)):
             root = route.arcs[:spur]
             spur_graph = graph.copy()
             for arc in {other.arcs[spur] for other in accepted if other.arcs[:spur] == root}:
                 spur_graph.remove_edge_from_index(arc)
             spur_graph.remove_nodes_from(list(route.nodes[:spur]))
-            tail = shortest(spur_graph, route.nodes[spur], target, weight)
+            tail = shortest(spur_graph, route.nodes[spur], target, weight, estimate)
             if tail is None or root + tail.arcs in seen:
                 continue
             candidate = Route(route.nodes[:spur] + tail.nodes, root + tail.arcs)
             seen.add(candidate.arcs)
-            heapq.heappush(candidates, (route_order(digraph, candidate), candidate))
+            heapq.heappush(candidates, (route_order(digraph, candidate), spur, candidate))
         if not candidates:
             return
-        route = heapq.heappop(candidates)[1]
+        _, deviation, route = heapq.heappop(candidates)
+        yield route
 
 
 def disjoint_pair(
@@ -89,12 +124,7 @@ def disjoint_pair(
     first = shortest(graph, source, target, cost.__getitem__)
     if first is None:
         return None
-    distance = [math.inf] * len(digraph.node_device)
-    for node, length in rx.digraph_dijkstra_shortest_path_lengths(
-        graph, source, cost.__getitem__
-    ).items():
-        distance[node] = length
-    distance[source] = 0.0
+    distance = distances(digraph, graph, source, cost.__getitem__)
 
     reversed_from = len(cost)  # payload of the residual arc reversing arc `a`: reversed_from + a
     residual = graph.copy()

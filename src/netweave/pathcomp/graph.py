@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cached_property
-from itertools import groupby, islice
+from itertools import chain, groupby, islice
 
 import rustworkx as rx
 
@@ -76,12 +76,15 @@ class PathGraph:
         """
         if request.disjoint is not None:
             return list(self.compute_disjoint_pair(request))
-        source, target, graph = self._reachable(request)
+        digraph = self._plain
+        source, target = self._terminals(request, digraph)
+        graph = self._filtered(digraph, request)
+        routes = islice(k_shortest(digraph, graph, source, target), self._search_limit)
+        first = next(routes, None)
+        if first is None:
+            raise self._unreachable(request, source, target)
         found: list[Path] = []
-        routes = k_shortest(self._plain, graph, source, target)
-        for path in (
-            self._path(self._plain, route) for route in islice(routes, self._search_limit)
-        ):
+        for path in (self._path(digraph, route) for route in chain([first], routes)):
             if _broken_limit(path, request) is None:
                 found.append(path)
                 if len(found) == request.k:
@@ -101,14 +104,13 @@ class PathGraph:
         this pair; other pairs are not searched.
         """
         kind = request.disjoint or Disjointness.LINK
-        source, target, graph = self._reachable(request)
-        digraph = self._plain
-        if kind is Disjointness.NODE:
-            digraph = self._split
-            source, target = self._terminals(request, digraph)
-            graph = self._filtered(digraph, request)
-        pair = disjoint_pair(digraph, graph, source, target)
+        digraph = self._split if kind is Disjointness.NODE else self._plain
+        source, target = self._terminals(request, digraph)
+        pair = disjoint_pair(digraph, self._filtered(digraph, request), source, target)
         if pair is None:
+            source, target = self._terminals(request, self._plain)
+            if not rx.has_path(self._filtered(self._plain, request), source, target):
+                raise self._unreachable(request, source, target)
             raise NoPathError(
                 f"no {kind}-disjoint backup path between {self._between(request)}"
                 f"{_applied(request)}",
@@ -191,13 +193,9 @@ class PathGraph:
         graph.remove_nodes_from(list(nodes))
         return graph
 
-    def _reachable(self, request: PathRequest) -> tuple[int, int, Graph]:
-        """Terminals and filtered plain graph, or the first filter that disconnects them."""
+    def _unreachable(self, request: PathRequest, source: int, target: int) -> NoPathError:
+        """Why the filtered plain graph has no path: the first filter that disconnects."""
         digraph = self._plain
-        source, target = self._terminals(request, digraph)
-        graph = self._filtered(digraph, request)
-        if rx.has_path(graph, source, target):
-            return source, target, graph
         between = self._between(request)
         for constraint, devices, links, reason in (
             (Constraint.CONNECTIVITY, False, False, "are not connected (down links left out)"),
@@ -213,8 +211,8 @@ class PathGraph:
                 digraph, request, devices=devices, links=links, bandwidth_bps=0
             )
             if not rx.has_path(relaxed, source, target):
-                raise NoPathError(f"{between} {reason}", constraint)
-        raise NoPathError(
+                return NoPathError(f"{between} {reason}", constraint)
+        return NoPathError(
             f"no path with {_bps(request.bandwidth_bps or 0)} unreserved between {between}"
             f" (best available {_bps(self._widest(request, source, target))})",
             Constraint.BANDWIDTH,
