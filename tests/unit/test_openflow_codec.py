@@ -275,23 +275,24 @@ def test_error_names() -> None:
 @pytest.mark.parametrize(
     ("value", "field"),
     [
-        ({"kind": "flow", "match": {"eth_dst": "zz"}}, "value.flow.match.eth_dst"),
-        ({"kind": "flow", "match": {"ipv4_dst": "10.0.0.300"}}, "value.flow.match.ipv4_dst"),
-        ({"kind": "flow", "match": {"ipv4_dst": "::1"}}, "value.flow.match.ipv4_dst"),
-        ({"kind": "flow", "match": {"colour": 1}}, "value.flow.match.colour"),
-        ({"kind": "flow", "priority": 70000}, "value.flow.priority"),
-        ({"kind": "flow", "actions": [{"type": "teleport"}]}, "value.flow.actions.0"),
+        ({"kind": "flow", "match": {"eth_dst": "zz"}}, "value.match.eth_dst"),
+        ({"kind": "flow", "match": {"ipv4_dst": "10.0.0.300"}}, "value.match.ipv4_dst"),
+        ({"kind": "flow", "match": {"ipv4_dst": "::1"}}, "value.match.ipv4_dst"),
+        ({"kind": "flow", "match": {"colour": 1}}, "value.match.colour"),
+        ({"kind": "flow", "priority": 70000}, "value.priority"),
+        ({"kind": "flow", "actions": [{"type": "teleport"}]}, "value.actions.0"),
         ({"kind": "flow", "table_id": 3, "goto_table": 1}, "goto_table 1 must be greater"),
         (
             {
                 "kind": "flow",
                 "actions": [{"type": "set_field", "field": "vlan_vid", "value": 5000}],
             },
-            "value.flow.actions.0.set_field",
+            "value.actions.0.set_field",
         ),
         ({"kind": "group", "group_id": 1, "type": "indirect"}, "exactly one bucket"),
-        ({"kind": "meter", "meter_id": 0, "rate_kbps": 1}, "value.meter.meter_id"),
-        ({"kind": "queue"}, "value"),
+        ({"kind": "meter", "meter_id": 0, "rate_kbps": 1}, "value.meter_id"),
+        ({"kind": "queue"}, "value.kind: expected one of flow, group, meter, got 'queue'"),
+        ({}, "value.kind: expected one of flow, group, meter, got None"),
     ],
 )
 def test_bad_payloads_name_the_field(value: dict[str, Any], field: str) -> None:

@@ -271,7 +271,7 @@ async def test_invalid_payloads_and_keys_fail_without_touching_the_switch(
     bad_value = good.model_copy(update={"id": "x1", "value": {"kind": "flow", "priority": -1}})
     bad_key = good.model_copy(update={"id": "x2", "key": "/flow/whatever"})
     results = await driver.apply([good, bad_value, bad_key])
-    assert results[1].error == "value.flow.priority: Input should be greater than or equal to 0"
+    assert results[1].error == "value.priority: Input should be greater than or equal to 0"
     assert results[2].error is not None and results[2].error.startswith("key: '/flow/whatever'")
     assert results[0].error is not None and "batch aborted" in results[0].error
     assert 14 not in switch.message_types and 4 not in switch.message_types

@@ -28,7 +28,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -238,21 +237,34 @@ class MeterRule(_Strict):
     burst_kbits: Annotated[int, Field(ge=1, le=0xFFFFFFFF)] | None = None
 
 
-OpenFlowRule = Annotated[FlowRule | GroupRule | MeterRule, Field(discriminator="kind")]
-_RULE: TypeAdapter[FlowRule | GroupRule | MeterRule] = TypeAdapter(OpenFlowRule)
+OpenFlowRule = FlowRule | GroupRule | MeterRule
+_KINDS: Final[dict[str, type[OpenFlowRule]]] = {
+    "flow": FlowRule,
+    "group": GroupRule,
+    "meter": MeterRule,
+}
 
 
 class RulePayloadError(ValueError):
     """A rule value is not a valid OpenFlow payload; the message names the field."""
 
 
-def parse_rule(value: dict[str, Any]) -> FlowRule | GroupRule | MeterRule:
-    """The typed rule of a `ConfigRule.value`, or `RulePayloadError` naming the bad field."""
+def parse_rule(value: dict[str, Any]) -> OpenFlowRule:
+    """The typed rule of a `ConfigRule.value`, or `RulePayloadError` naming the bad field.
+
+    Dispatches on ``kind`` itself: validating the model directly is faster than a tagged
+    union (this runs once per rule of every batch) and names fields without the tag.
+    """
+    kind = value.get("kind")
+    model = _KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        kinds = ", ".join(_KINDS)
+        raise RulePayloadError(f"value.kind: expected one of {kinds}, got {kind!r}")
     try:
-        return _RULE.validate_python(value)
+        return model.model_validate(value)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "value"
+        where = ".".join(str(part) for part in first["loc"])
         raise RulePayloadError(f"value.{where}: {first['msg']}") from None
 
 
