@@ -150,7 +150,10 @@ def status(run_dir: RunDir = None) -> None:
         if not directories:
             out.print(f"no labs under {base}")
             return
-        table = Table("lab", "state", "switches", "hosts", "controller", "datapath", "directory")
+        table = Table(
+            "lab", "state", "switches", "hosts", "controller", "datapath",
+            title=f"labs under {base}", title_justify="left",
+        )  # fmt: skip
         for directory in directories:
             s = inspect(directory)
             health = "[green]up[/green]" if s.up else f"[red]broken[/red]: {'; '.join(s.problems)}"
@@ -158,10 +161,9 @@ def status(run_dir: RunDir = None) -> None:
                 s.state.name,
                 health,
                 str(len(s.state.switches)),
-                ", ".join(s.state.hosts) or "-",
+                str(len(s.state.hosts)),
                 s.state.controller or "-",
                 s.state.datapath,
-                str(directory),
             )
         out.print(table)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netweave.lab import iproute, ovs
-from netweave.lab.errors import LabError
+from netweave.lab.errors import CommandError, LabError
 from netweave.lab.health import link_exists, netns_exists
 from netweave.lab.plan import End, LabPlan
 from netweave.lab.shell import run, run_lines
@@ -93,7 +93,15 @@ class Builder:
             fail_mode=self.state.fail_mode,
             controller=self.state.controller,
         )
-        run(ovs.vsctl(self.paths, *ops), env=self.paths.env())
+        try:
+            run(ovs.vsctl(self.paths, *ops), env=self.paths.env())
+        except CommandError as exc:
+            if self.state.datapath != "netdev":
+                raise
+            raise LabError(
+                f"{exc}; is another userspace Open vSwitch on this machine holding the netdev "
+                "datapath (its tap 'ovs-netdev')? The dummy datapath does not need it"
+            ) from exc
 
     def limit_rates(self) -> None:
         for link in self.plan.links:
