@@ -64,3 +64,15 @@ def test_link_to_a_driverless_host_is_up_when_the_switch_port_is(store: Store) -
         set_port_status(repo, s1, PortState(name="p1", number=1, status=UP))
     with store.read() as repo:
         assert repo.links.get(link_id("l1")).status == UP
+
+
+def test_reported_ports_match_stored_endpoints_by_number_first(store: Store) -> None:
+    s1 = Device(id=device_id("s1"), name="s1")
+    with store.transaction() as repo:
+        repo.devices.add(s1)
+        sync_ports(repo, s1, [PortState(name="eth1", number=1, status=DOWN)])
+        # The switch calls port 1 by its interface name: still the same endpoint.
+        changed = sync_ports(repo, s1, [PortState(name="veth-a1", number=1, status=UP)])
+    assert [(e.id, e.name, e.status) for e in changed] == [(endpoint_id("s1", "eth1"), "eth1", UP)]
+    with store.read() as repo:
+        assert len(repo.endpoints.list(scope=s1.id)) == 1

@@ -16,10 +16,12 @@ from netweave.store import Repository
 
 
 def port_to_endpoint(device: Device, port: PortState, existing: Endpoint | None) -> Endpoint:
-    """The endpoint a reported port maps to (keeping a stored MAC/speed the device omits)."""
+    """The endpoint a reported port maps to. A stored endpoint keeps its id and name (a
+    descriptor's ``eth1`` stays ``eth1`` whatever the device calls it) and the MAC/speed
+    the device omits."""
     return Endpoint(
         id=existing.id if existing else endpoint_id(device.name, port.name),
-        name=port.name,
+        name=existing.name if existing else port.name,
         device_id=device.id,
         number=port.number,
         mac=port.mac or (existing.mac if existing else None),
@@ -29,12 +31,16 @@ def port_to_endpoint(device: Device, port: PortState, existing: Endpoint | None)
 
 
 def sync_ports(repo: Repository, device: Device, ports: Sequence[PortState]) -> list[Endpoint]:
-    """Create or update the device's endpoints from its reported ports; returns the
-    endpoints whose status changed (their links need re-evaluation)."""
-    stored = {e.name: e for e in repo.endpoints.list(scope=device.id)}
+    """Create or update the device's endpoints from its reported ports, matched by port
+    number first, then by name; returns the endpoints whose status changed (their links
+    need re-evaluation)."""
+    stored = repo.endpoints.list(scope=device.id)
+    by_number = {e.number: e for e in stored if e.number is not None}
+    by_name = {e.name: e for e in stored}
     changed: list[Endpoint] = []
     for port in ports:
-        existing = stored.get(port.name)
+        existing = by_number.get(port.number) if port.number is not None else None
+        existing = existing or by_name.get(port.name)
         endpoint = port_to_endpoint(device, port, existing)
         if existing is None:
             repo.endpoints.add(endpoint)
