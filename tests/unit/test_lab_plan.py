@@ -115,6 +115,10 @@ def test_datapath_id_comes_from_the_attribute_or_the_name() -> None:
             "devices[1].name: duplicate device 's1'",
         ),
         (
+            topology([{"name": "s1", "ports": [{"name": "p"}, {"name": "p"}]}], []),
+            "devices[0].ports[1].name: duplicate port 'p'",
+        ),
+        (
             topology([{"name": "r1", "type": "router"}], []),
             "devices[0].type: the lab builds switch, host and compute devices, not 'router'",
         ),

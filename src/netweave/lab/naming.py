@@ -17,7 +17,7 @@ IFNAME_MAX: Final = 15
 PREFIX: Final = "nl"
 MAX_ITEMS: Final = 99_999
 """Most switches and most links per lab: their names then still fit in 15 characters."""
-_IFNAME = re.compile(r"^[^/:\s]{1,15}$")
+_IFNAME = re.compile(rf"^[^/:\s]{{1,{IFNAME_MAX}}}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 

@@ -122,6 +122,12 @@ class _Planner:
                     f"the lab builds switch, host and compute devices, not {spec.type.value!r}",
                 )
             self.devices[spec.name] = (i, spec)
+            names = [port.name for port in spec.ports]
+            for j, name in enumerate(names):
+                if name in names[:j]:
+                    raise DescriptorError(
+                        f"devices[{i}].ports[{j}].name", f"duplicate port {name!r}"
+                    )
             if spec.type in NAMESPACED:
                 netns = naming.netns_name(self.prefix, spec.name)
                 if netns in namespaces:
