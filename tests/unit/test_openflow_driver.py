@@ -369,6 +369,20 @@ MALFORMED = {
 }
 
 
+async def test_a_switch_without_openflow_13_is_told_why(plugin: OpenFlowPlugin) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", plugin.port)
+    writer.write(MALFORMED["only OpenFlow 1.0"])
+    received = b""
+    async with asyncio.timeout(5):
+        while chunk := await reader.read(65536):
+            received += chunk
+    writer.close()
+    hello, error = received[:16], received[16:]
+    assert hello[1] == 0
+    assert struct.unpack("!BBHIHH", error[:12])[1:] == (1, len(error), 1, 0, 0)
+    assert error.endswith(b"OpenFlow 1.3")
+
+
 @pytest.mark.parametrize("name", sorted(MALFORMED))
 async def test_malformed_peers_are_dropped_and_others_served(
     plugin: OpenFlowPlugin, name: str, caplog: pytest.LogCaptureFixture

@@ -241,6 +241,7 @@ class Session:
         if header.type != wire.OFPT_HELLO:
             raise ProtocolError(f"expected a hello first, got message type {header.type}")
         if not wire.peer_supports_13(header.version, raw[wire.HEADER.size :]):
+            self.send(wire.hello_failed(header.xid))
             raise ProtocolError(f"switch does not offer OpenFlow 1.3 (hello {header.version:#x})")
         self._hello.set_result(None)
 

@@ -99,6 +99,11 @@ def hello(xid: int) -> bytes:
     return simple(OFPT_HELLO, xid, bitmap)
 
 
+def hello_failed(xid: int) -> bytes:
+    """The error answering a hello without OpenFlow 1.3 (``OFPET_HELLO_FAILED/INCOMPATIBLE``)."""
+    return simple(OFPT_ERROR, xid, struct.pack("!HH", 0, 0) + b"netweave speaks OpenFlow 1.3")
+
+
 def peer_supports_13(version: int, body: bytes) -> bool:
     """Whether a peer's hello (its header version and body) admits OpenFlow 1.3."""
     offset = 0
