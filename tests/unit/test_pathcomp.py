@@ -406,6 +406,17 @@ def test_ties_are_broken_the_same_whatever_the_input_order() -> None:
         assert [PathGraph(devices, links).compute(one) for one in wanted] == expected
 
 
+def test_answers_do_not_depend_on_earlier_requests() -> None:
+    devices, links = [device(f"s{i}") for i in range(16)], grid(4)
+    wanted = request("s0", "s15", k=5, exclude_devices=["s5"])
+    fresh = PathGraph(devices, links).compute(wanted)
+    used = PathGraph(devices, links)
+    for other in (request("s3", "s15"), request("s0", "s15", k=3), request("s1", "s15", k=2)):
+        used.compute(other)
+    assert used.compute(wanted) == fresh
+    assert used.compute(wanted) == fresh
+
+
 def test_fewer_paths_are_a_prefix_of_more_paths() -> None:
     graph = PathGraph([device(f"s{i}") for i in range(16)], grid(4))
     every = graph.compute(request("s0", "s15", k=30))

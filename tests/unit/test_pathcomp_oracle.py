@@ -11,6 +11,7 @@ import pytest
 from netweave.model import Device, DeviceType, EndpointRef, Link
 from netweave.pathcomp import Constraint, NoPathError, Path, PathGraph, PathRequest
 
+GBPS = 10**9
 SEEDS = [*range(50), 302]  # 302: a backup would reuse a zero-cost link the other way
 
 
@@ -19,6 +20,7 @@ class RandomNet:
 
     def __init__(self, seed: int, switches: int, links: int, hosts: int = 2) -> None:
         rng = random.Random(seed)
+        capacities = random.Random(f"capacities {seed}")
         self.hosts = [f"h{i}" for i in range(hosts)]
         names = [f"s{i}" for i in range(switches)]
         pairs = set()
@@ -32,7 +34,8 @@ class RandomNet:
         model_links = []
         for a, b in sorted(pairs):
             cost = float(rng.randint(0, 9))  # zero-cost links make ties and traps
-            self.nx.add_edge(a, b, cost=cost, id=f"{a}-{b}")
+            capacity = capacities.choice((1, 10, 100)) * GBPS
+            self.nx.add_edge(a, b, cost=cost, id=f"{a}-{b}", capacity=capacity)
             model_links.append(
                 Link(
                     id=f"{a}-{b}",
@@ -40,6 +43,7 @@ class RandomNet:
                     a=EndpointRef(device_id=a, endpoint_id=f"{a}:{b}"),
                     b=EndpointRef(device_id=b, endpoint_id=f"{b}:{a}"),
                     cost=cost,
+                    capacity_bps=capacity,
                 )
             )
         devices = [
@@ -92,6 +96,32 @@ def test_k_shortest_costs_match_networkx(seed: int) -> None:
         assert len({path.link_ids for path in paths}) == len(paths)
         for path in paths:
             assert_valid(net, path, src, dst)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_filtered_k_shortest_costs_match_networkx_on_the_filtered_graph(seed: int) -> None:
+    net = RandomNet(seed, switches=12, links=24)
+    pick = random.Random(f"filters {seed}")
+    for src, dst in net.endpoints:
+        excluded = pick.choice([n for n in net.nx if n not in (src, dst)])
+        oracle = nx.subgraph_view(
+            net.oracle(src, dst),
+            filter_node=lambda node, excluded=excluded: node != excluded,
+            filter_edge=lambda a, b: net.nx.edges[a, b]["capacity"] >= 10 * GBPS,
+        )
+        filters = {"bandwidth_bps": 10 * GBPS, "exclude_devices": (excluded,)}
+        if not nx.has_path(oracle, src, dst):
+            with pytest.raises(NoPathError):
+                net.graph.compute(PathRequest(src_device_id=src, dst_device_id=dst, **filters))
+            continue
+        paths = net.graph.compute(PathRequest(src_device_id=src, dst_device_id=dst, k=4, **filters))
+        expected = islice(nx.shortest_simple_paths(oracle, src, dst, weight="cost"), 4)
+        assert [path.cost for path in paths] == pytest.approx(
+            [nx.path_weight(oracle, path, "cost") for path in expected]
+        )
+        for path in paths:
+            assert_valid(net, path, src, dst)
+            assert excluded not in path.device_ids
 
 
 def best_disjoint_pair_cost(oracle: nx.Graph, src: str, dst: str, node: bool) -> float | None:

@@ -10,6 +10,11 @@ it) with no arc between them, so a host can start or end a path but never carry 
 With `split_all`, every other device is split too and joined by one internal arc from
 its in-node to its out-node: paths that share no internal arc share no device, which is
 what node-disjoint pairs need.
+
+Turning every arc round gives the same graph again, up to swapping each device's out- and
+in-node (`mirror`): costs *to* a node are costs *from* its mirror image. This holds for
+any filtered copy too, since filters take out both arcs of a link and both nodes of a
+device. (The split graph's internal arcs break it; it is only used for disjoint pairs.)
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class LinkAttrs:
 @dataclass(frozen=True, slots=True)
 class Digraph:
     graph: rx.PyDiGraph[int, int]
-    reversed_graph: rx.PyDiGraph[int, int]  # every arc turned round, same payloads
+    mirror: list[int]  # per node: the node playing its part when every arc is turned round
     out_node: list[int]  # per device index
     in_node: list[int]  # per device index
     node_device: list[int]
@@ -54,9 +59,9 @@ class Digraph:
     def device_nodes(self, device: int) -> set[int]:
         return {self.out_node[device], self.in_node[device]}
 
-    def arcs_below(self, bandwidth_bps: int) -> list[int]:
-        """Link arcs with less unreserved bandwidth than `bandwidth_bps`."""
-        return self.thin_order[: bisect_left(self.thin_bps, bandwidth_bps)]
+    def thin_arcs(self, bandwidth_bps: int) -> int:
+        """How many link arcs (the first of `thin_order`) have less than `bandwidth_bps`."""
+        return bisect_left(self.thin_bps, bandwidth_bps)
 
 
 def build_digraph(is_host: list[bool], links: dict[int, LinkAttrs], *, split_all: bool) -> Digraph:
@@ -96,13 +101,14 @@ def build_digraph(is_host: list[bool], links: dict[int, LinkAttrs], *, split_all
     graph: rx.PyDiGraph[int, int] = rx.PyDiGraph(multigraph=True)
     graph.add_nodes_from(range(len(node_device)))
     graph.add_edges_from(arcs)
-    reversed_graph = graph.copy()
-    reversed_graph.reverse()
+    mirror = list(range(len(node_device)))
+    for out, in_ in zip(out_node, in_node, strict=True):
+        mirror[out], mirror[in_] = in_, out
     bandwidth = [links[arc_link[arc]].unreserved_bps for arc in range(link_arc_count)]
     thin_order = sorted(range(link_arc_count), key=lambda arc: (bandwidth[arc], arc))
     return Digraph(
         graph=graph,
-        reversed_graph=reversed_graph,
+        mirror=mirror,
         out_node=out_node,
         in_node=in_node,
         node_device=node_device,

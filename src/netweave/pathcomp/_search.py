@@ -66,7 +66,7 @@ def shortest(
 def distances(digraph: Digraph, graph: Graph, origin: int, weight: Weight) -> list[float]:
     """Weight of the lightest route from `origin` to every node (inf when there is none).
 
-    `graph` is `digraph.graph`, `digraph.reversed_graph` or a filtered copy of either.
+    `graph` is `digraph.graph` or a filtered copy of it.
     """
     found = [math.inf] * len(digraph.node_device)
     found[origin] = 0.0
@@ -75,19 +75,20 @@ def distances(digraph: Digraph, graph: Graph, origin: int, weight: Weight) -> li
     return found
 
 
-def k_shortest(digraph: Digraph, graph: Graph, source: int, target: int) -> Iterator[Route]:
+def k_shortest(
+    digraph: Digraph, graph: Graph, source: int, target: int, estimate: Estimate
+) -> Iterator[Route]:
     """Simple routes by increasing cost (Yen's algorithm), lazily, until there are no more.
 
-    Spur searches start at the node where a route left its parent (Lawler) and run A*,
-    guided by the exact cost to `target` in the unfiltered graph: a consistent lower
-    bound in any filtered copy, computed once the second route is asked for.
+    Every search runs A* guided by `estimate`, a consistent lower bound of the cost from
+    a node to `target` (the exact cost in the unfiltered graph is one, in any filtered
+    copy). Spur searches start where a route left its parent (Lawler).
     """
     weight = digraph.arc_cost.__getitem__
-    route = shortest(graph, source, target, weight)
+    route = shortest(graph, source, target, weight, estimate)
     if route is None:
         return
     yield route
-    estimate = distances(digraph, digraph.reversed_graph, target, weight).__getitem__
     accepted: list[Route] = []
     seen = {route.arcs}
     candidates: list[tuple[tuple[float, int, tuple[int, ...]], int, Route]] = []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
-from functools import cached_property
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from itertools import chain, groupby, islice
 
 import rustworkx as rx
@@ -14,6 +16,7 @@ from netweave.pathcomp._search import (
     Graph,
     Route,
     disjoint_pair,
+    distances,
     k_shortest,
     shortest,
 )
@@ -21,6 +24,18 @@ from netweave.pathcomp.errors import Constraint, NoPathError
 from netweave.pathcomp.request import MAX_K, Path, PathRequest
 
 DEFAULT_SEARCH_LIMIT = 100
+GRAPHS_CACHED = 32  # filtered graphs (per bandwidth and exclusions) a PathGraph keeps
+COSTS_TO_CACHED = 256  # cost-to-destination tables (per filter and destination) it keeps
+
+
+@dataclass(frozen=True, slots=True)
+class _Filter:
+    """What a request leaves out of the plain or split digraph (a cache key)."""
+
+    split: bool
+    thin_arcs: int  # how many of the digraph's `thin_order` arcs
+    devices: frozenset[int]
+    links: frozenset[int]
 
 
 class PathGraph:
@@ -29,6 +44,10 @@ class PathGraph:
     Links are bidirectional; links whose status is down are left out. Host devices may
     start or end a path but never carry one. Costs, latencies and bandwidths are read
     from the links; a link's usable bandwidth is its `unreserved_bps`.
+
+    Paths are searched with A*, guided by the exact cost to the destination in this
+    snapshot (one Dijkstra the first time a destination is asked for, then cached), so
+    repeated destinations and further paths are cheap.
 
     `search_limit` bounds the search under `max_latency_ms`/`max_hops`: at most that many
     simple paths are examined in order of cost. If fewer than `k` of them qualify, the
@@ -61,6 +80,8 @@ class PathGraph:
             if link.status is not OperStatus.DOWN and link.a.device_id != link.b.device_id
         }
         self._plain = build_digraph(self._is_host, self._links, split_all=False)
+        self._graph = lru_cache(maxsize=GRAPHS_CACHED)(self._filtered_graph)
+        self._costs_to = lru_cache(maxsize=COSTS_TO_CACHED)(self._exact_costs_to)
 
     @classmethod
     def from_topology(
@@ -78,8 +99,10 @@ class PathGraph:
             return list(self.compute_disjoint_pair(request))
         digraph = self._plain
         source, target = self._terminals(request, digraph)
-        graph = self._filtered(digraph, request)
-        routes = islice(k_shortest(digraph, graph, source, target), self._search_limit)
+        keep = self._filter(request, split=False)
+        graph = self._graph(keep)
+        estimate = self._costs_to(keep, target).__getitem__
+        routes = islice(k_shortest(digraph, graph, source, target, estimate), self._search_limit)
         first = next(routes, None)
         if first is None:
             raise self._unreachable(request, source, target)
@@ -104,12 +127,13 @@ class PathGraph:
         this pair; other pairs are not searched.
         """
         kind = request.disjoint or Disjointness.LINK
-        digraph = self._split if kind is Disjointness.NODE else self._plain
+        keep = self._filter(request, split=kind is Disjointness.NODE)
+        digraph = self._digraph(keep.split)
         source, target = self._terminals(request, digraph)
-        pair = disjoint_pair(digraph, self._filtered(digraph, request), source, target)
+        pair = disjoint_pair(digraph, self._graph(keep), source, target)
         if pair is None:
             source, target = self._terminals(request, self._plain)
-            if not rx.has_path(self._filtered(self._plain, request), source, target):
+            if not rx.has_path(self._graph(self._filter(request, split=False)), source, target):
                 raise self._unreachable(request, source, target)
             raise NoPathError(
                 f"no {kind}-disjoint backup path between {self._between(request)}"
@@ -127,6 +151,31 @@ class PathGraph:
                     broken,
                 )
         return primary, backup
+
+    def _digraph(self, split: bool) -> Digraph:
+        return self._split if split else self._plain
+
+    def _filtered_graph(self, keep: _Filter) -> Graph:
+        """The digraph's graph without what `keep` leaves out; shared, never to be changed."""
+        digraph = self._digraph(keep.split)
+        if not (keep.thin_arcs or keep.links or keep.devices):
+            return digraph.graph
+        graph = digraph.graph.copy()
+        arcs = set(digraph.thin_order[: keep.thin_arcs])
+        for link in keep.links:
+            arcs.update(digraph.link_arcs.get(link, ()))
+        for arc in arcs:
+            graph.remove_edge_from_index(arc)
+        graph.remove_nodes_from([node for d in keep.devices for node in digraph.device_nodes(d)])
+        return graph
+
+    def _exact_costs_to(self, keep: _Filter, target: int) -> array[float]:
+        """The least cost from every node of the filtered plain graph to `target`."""
+        plain = self._plain
+        mirrored = distances(
+            plain, self._graph(keep), plain.mirror[target], plain.arc_cost.__getitem__
+        )
+        return array("d", [mirrored[image] for image in plain.mirror])
 
     @cached_property
     def _split(self) -> Digraph:
@@ -166,36 +215,30 @@ class PathGraph:
         source = digraph.out_node[self._device_index[request.src_device_id]]
         return source, digraph.in_node[self._device_index[request.dst_device_id]]
 
-    def _filtered(
+    def _filter(
         self,
-        digraph: Digraph,
         request: PathRequest,
         *,
+        split: bool,
         devices: bool = True,
         links: bool = True,
         bandwidth_bps: int | None = None,
-    ) -> Graph:
-        """The graph without the excluded devices, links and thin links (a copy if needed)."""
+    ) -> _Filter:
+        """What to leave out for `request`, optionally ignoring some of its filters."""
         bandwidth = request.bandwidth_bps if bandwidth_bps is None else bandwidth_bps
-        arcs = digraph.arcs_below(bandwidth) if bandwidth else []
-        if links:
-            for link_id in request.exclude_links:
-                arcs.extend(digraph.link_arcs.get(self._link_index[link_id], ()))
-        nodes: set[int] = set()
-        if devices:
-            for device_id in request.exclude_devices:
-                nodes |= digraph.device_nodes(self._device_index[device_id])
-        if not arcs and not nodes:
-            return digraph.graph
-        graph = digraph.graph.copy()
-        for arc in set(arcs):
-            graph.remove_edge_from_index(arc)
-        graph.remove_nodes_from(list(nodes))
-        return graph
+        return _Filter(
+            split=split,
+            thin_arcs=self._digraph(split).thin_arcs(bandwidth) if bandwidth else 0,
+            devices=frozenset(self._device_index[d] for d in request.exclude_devices)
+            if devices
+            else frozenset(),
+            links=frozenset(self._link_index[link] for link in request.exclude_links)
+            if links
+            else frozenset(),
+        )
 
     def _unreachable(self, request: PathRequest, source: int, target: int) -> NoPathError:
         """Why the filtered plain graph has no path: the first filter that disconnects."""
-        digraph = self._plain
         between = self._between(request)
         for constraint, devices, links, reason in (
             (Constraint.CONNECTIVITY, False, False, "are not connected (down links left out)"),
@@ -207,8 +250,8 @@ class PathGraph:
             ),
             (Constraint.EXCLUDE_LINKS, True, True, "are only connected through excluded links"),
         ):
-            relaxed = self._filtered(
-                digraph, request, devices=devices, links=links, bandwidth_bps=0
+            relaxed = self._filtered_graph(
+                self._filter(request, split=False, devices=devices, links=links, bandwidth_bps=0)
             )
             if not rx.has_path(relaxed, source, target):
                 return NoPathError(f"{between} {reason}", constraint)
@@ -224,7 +267,8 @@ class PathGraph:
         low, high = 0, len(levels) - 1  # invariant: a path exists at levels[low]
         while low < high:
             middle = (low + high + 1) // 2
-            graph = self._filtered(self._plain, request, bandwidth_bps=levels[middle])
+            keep = self._filter(request, split=False, bandwidth_bps=levels[middle])
+            graph = self._filtered_graph(keep)  # not cached: one-off graphs
             if rx.has_path(graph, source, target):
                 low = middle
             else:
