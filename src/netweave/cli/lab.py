@@ -79,7 +79,11 @@ def up(
     ] = "tcp:127.0.0.1:6653",
     no_controller: Annotated[bool, typer.Option(help="connect the switches to none")] = False,
     standalone: Annotated[
-        bool, typer.Option(help="switches forward as learning switches when no controller")
+        bool,
+        typer.Option(
+            help="learning switches while no controller is connected: at once with "
+            "--no-controller, else after 3 probe intervals (15 s) without one"
+        ),
     ] = False,
     datapath: Annotated[
         DatapathChoice, typer.Option(help="dummy: labs side by side; netdev: one per machine")
@@ -94,8 +98,15 @@ def up(
             fail_mode=_fail_mode(standalone),
         )
         lab = Lab(_read(file), options, _base(run_dir))
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
-        with Progress(*columns, TimeElapsedColumn(), console=out, transient=True) as progress:
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(
+            *columns, console=out, transient=True, disable=not out.is_terminal
+        ) as progress:
             task = progress.add_task(f"lab {lab.name}", total=len(STEPS))
 
             def on_step(name: str) -> None:
