@@ -120,8 +120,11 @@ class Lab:
         self.state_file.save(state)
         try:
             Builder(self.plan, state, self.state_file).build(on_step)
-        except BaseException:
-            teardown(self.directory)
+        except BaseException as exc:
+            try:
+                teardown(self.directory)
+            except LabError as cleanup:
+                exc.add_note(f"removing the half-built lab failed too: {cleanup}")
             raise
         return UpResult(built=True, seconds=time.monotonic() - started, repaired=repaired)
 
