@@ -130,7 +130,7 @@ def encode_rates(rules: list[FlowRule]) -> tuple[float, float]:
                 buffer_id=ofp.OFP_NO_BUFFER,
                 out_port=ofp.OFPP_ANY,
                 out_group=ofp.OFPG_ANY,
-                match=parser.OFPMatch(**r.match.fields()),
+                match=parser.OFPMatch(**r.match),
                 instructions=[
                     parser.OFPInstructionActions(
                         ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(1 + i % 4, 0)]

@@ -317,6 +317,11 @@ def test_values_are_normalised_to_their_canonical_form() -> None:
     assert parse_rule(canonical_value(rule)) == rule
 
 
+def test_validated_matches_list_their_fields_in_oxm_order() -> None:
+    rule = flow(match={"tcp_dst": 80, "ipv4_dst": "10.0.0.1", "ip_proto": 6, "eth_type": 2048})
+    assert list(rule.match) == ["eth_type", "ip_proto", "ipv4_dst", "tcp_dst"]
+
+
 def test_keys_are_canonical_and_independent_of_field_order() -> None:
     one = flow(priority=10, match={"eth_type": 2048, "in_port": 1})
     two = flow(priority=10, match={"in_port": 1, "eth_type": 2048}, actions=[])

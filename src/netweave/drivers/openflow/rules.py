@@ -28,9 +28,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     model_validator,
+    with_config,
 )
+from typing_extensions import TypedDict
 
 from netweave.model import Mac
 
@@ -101,43 +104,46 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Match(_Strict):
-    """OXM match fields, declared in OXM field-number order (the canonical order).
+@with_config(ConfigDict(extra="forbid"))
+class Match(TypedDict, total=False):
+    """OXM match fields, declared in OXM field-number order.
+
+    A dict rather than a model: absent fields cost nothing to validate, and validation
+    returns the fields in declaration order whatever the input order, so a validated
+    match is canonical as it is (this runs once per rule of every batch).
 
     `vlan_vid` is the VLAN id (0-4095) of a tagged frame; IP fields take an address or a
     prefix. Prerequisites (e.g. ``eth_type=0x0800`` for ``ipv4_dst``) are the switch's
     to check: a missing one comes back as the switch's ``OFPBMC_BAD_PREREQ``.
     """
 
-    in_port: PortNumber | None = None
-    metadata: U64 | None = None
-    eth_dst: MacField | None = None
-    eth_src: MacField | None = None
-    eth_type: U16 | None = None
-    vlan_vid: Annotated[int, Field(ge=0, le=4095)] | None = None
-    vlan_pcp: Annotated[int, Field(ge=0, le=7)] | None = None
-    ip_dscp: Annotated[int, Field(ge=0, le=63)] | None = None
-    ip_proto: U8 | None = None
-    ipv4_src: Ipv4Field | None = None
-    ipv4_dst: Ipv4Field | None = None
-    tcp_src: U16 | None = None
-    tcp_dst: U16 | None = None
-    udp_src: U16 | None = None
-    udp_dst: U16 | None = None
-    icmpv4_type: U8 | None = None
-    icmpv4_code: U8 | None = None
-    arp_op: U16 | None = None
-    arp_spa: Ipv4Field | None = None
-    arp_tpa: Ipv4Field | None = None
-    ipv6_src: Ipv6Field | None = None
-    ipv6_dst: Ipv6Field | None = None
-    mpls_label: Annotated[int, Field(ge=0, le=0xFFFFF)] | None = None
-    tunnel_id: U64 | None = None
+    in_port: PortNumber
+    metadata: U64
+    eth_dst: MacField
+    eth_src: MacField
+    eth_type: U16
+    vlan_vid: Annotated[int, Field(ge=0, le=4095)]
+    vlan_pcp: Annotated[int, Field(ge=0, le=7)]
+    ip_dscp: Annotated[int, Field(ge=0, le=63)]
+    ip_proto: U8
+    ipv4_src: Ipv4Field
+    ipv4_dst: Ipv4Field
+    tcp_src: U16
+    tcp_dst: U16
+    udp_src: U16
+    udp_dst: U16
+    icmpv4_type: U8
+    icmpv4_code: U8
+    arp_op: U16
+    arp_spa: Ipv4Field
+    arp_tpa: Ipv4Field
+    ipv6_src: Ipv6Field
+    ipv6_dst: Ipv6Field
+    mpls_label: Annotated[int, Field(ge=0, le=0xFFFFF)]
+    tunnel_id: U64
 
-    def fields(self) -> dict[str, int | str]:
-        """The set fields, in OXM order (``__dict__`` keeps declaration order; fast)."""
-        return {name: value for name, value in self.__dict__.items() if value is not None}
 
+_MATCH: Final[TypeAdapter[Match]] = TypeAdapter(Match)
 
 MatchFieldName = Literal[
     "in_port", "metadata", "eth_dst", "eth_src", "eth_type", "vlan_vid", "vlan_pcp",
@@ -161,7 +167,7 @@ class SetField(_Strict):
 
     @model_validator(mode="after")
     def _normalise(self) -> SetField:
-        normal = Match.model_validate({self.field: self.value}).fields()[self.field]
+        normal = _MATCH.validate_python({self.field: self.value})[self.field]
         object.__setattr__(self, "value", normal)
         return self
 
@@ -274,7 +280,7 @@ def canonical_value(rule: FlowRule | GroupRule | MeterRule) -> dict[str, Any]:
 
 
 def flow_key(table_id: int, priority: int, match: Match) -> str:
-    fields = ",".join(f"{name}={value}" for name, value in match.fields().items())
+    fields = ",".join(f"{name}={value}" for name, value in match.items())
     return f"/flow/table={table_id}/priority={priority}/match={fields or '*'}"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Final, NamedTuple
 
@@ -167,12 +168,14 @@ def _address(value: str, size: int) -> tuple[bytes, bytes | None]:
 
 
 @lru_cache(maxsize=4096)
-def oxm(name: str, value: int | str) -> bytes:
-    """The OXM TLV of match field `name` = `value` (a normalised `Match` value)."""
+def oxm(name: str, value: object) -> bytes:
+    """The OXM TLV of match field `name` = `value` (a validated `Match` value)."""
     field, size = _OXM_FIELDS[name]
     mask: bytes | None = None
     if isinstance(value, int):
         packed = (value | OFPVID_PRESENT if name == "vlan_vid" else value).to_bytes(size, "big")
+    elif not isinstance(value, str):
+        raise TypeError(f"match field {name}: {value!r} is neither a number nor a string")
     elif size == 6:
         packed = bytes.fromhex(value.replace(":", ""))
     else:
@@ -186,8 +189,8 @@ def _padded(data: bytes) -> bytes:
     return data + b"\0" * (-len(data) % 8)
 
 
-def match(fields: dict[str, int | str]) -> bytes:
-    """An ``ofp_match`` of type OXM, padded to 8 bytes."""
+def match(fields: Mapping[str, object]) -> bytes:
+    """An ``ofp_match`` of type OXM (fields in the order given), padded to 8 bytes."""
     body = b"".join([oxm(name, value) for name, value in fields.items()])
     return _padded(struct.pack("!HH", 1, 4 + len(body)) + body)
 
@@ -315,7 +318,7 @@ _BUNDLE_ADD: Final = struct.Struct("!BBHIIIIHH")
 
 def flow_mod(rule: FlowRule, cookie: int, xid: int, *, delete: bool = False) -> bytes:
     """An add (or strict delete, restricted to `cookie`) of `rule` as an ``ofp_flow_mod``."""
-    body = match(rule.match.fields())
+    body = match(rule.match)
     if not delete:
         body += instructions(rule)
     return (
