@@ -298,6 +298,18 @@ async def test_foreign_flows_are_not_reported(driver: OpenFlowDriver, switch: Fa
     assert list((await driver.get_state()).rules) == [rule.key]
 
 
+async def test_entries_netweave_cannot_express_are_left_out(
+    driver: OpenFlowDriver, switch: FakeSwitch
+) -> None:
+    rule = config_rule({"kind": "meter", "meter_id": 1, "rate_kbps": 100})
+    assert all(r.ok for r in await driver.apply([rule]))
+    remark = struct.pack("!BBHIHHI", 4, 29, 32, 0, 0, 1, 9) + struct.pack(
+        "!HHIIB3x", 2, 16, 1, 0, 1
+    )
+    switch.install(remark)  # a meter with a DSCP-remark band: not a netweave meter
+    assert list((await driver.get_state()).rules) == [rule.key]
+
+
 async def test_statistics_are_typed(driver: OpenFlowDriver) -> None:
     rule = in_port_flow(1, 2)
     await driver.apply([rule])

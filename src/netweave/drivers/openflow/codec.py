@@ -230,6 +230,9 @@ def group_rule(desc: Any) -> GroupRule:
 
 
 def meter_rule(config: Any) -> MeterRule:
+    """The `MeterRule` of a meter config (`ValueError` unless it has one drop band)."""
+    if len(config.bands) != 1 or config.bands[0].type != ofp.OFPMBT_DROP:
+        raise ValueError(f"meter {config.meter_id} is not one drop band: {config.bands}")
     band = config.bands[0]
     return MeterRule(
         meter_id=config.meter_id,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
 
 from netweave.drivers.contract import (
     Capabilities,
@@ -30,9 +30,7 @@ from netweave.drivers.openflow import batch, codec
 from netweave.drivers.openflow.rules import (
     COOKIE_MARKER,
     COOKIE_MARKER_MASK,
-    FlowRule,
-    GroupRule,
-    MeterRule,
+    OpenFlowRule,
     canonical_value,
     rule_key,
 )
@@ -213,12 +211,23 @@ class OpenFlowDriver:
         )
         groups = await session.multipart(codec.group_desc_request())
         meters = await session.multipart(codec.meter_config_request())
-        typed: list[FlowRule | GroupRule | MeterRule] = [
-            *(codec.flow_rule(f) for f in flows),
-            *(codec.group_rule(g) for g in groups),
-            *(codec.meter_rule(m) for m in meters),
+        typed = [
+            *self._readable(codec.flow_rule, flows),
+            *self._readable(codec.group_rule, groups),
+            *self._readable(codec.meter_rule, meters),
         ]
         return {rule_key(rule): canonical_value(rule) for rule in typed}
+
+    def _readable(
+        self, read: Callable[[Any], OpenFlowRule], entries: list[Any]
+    ) -> Iterator[OpenFlowRule]:
+        """The entries netweave can express; others (changed behind our back, or not
+        ours) are left out, so the reconciler sees the rule as missing and sets it."""
+        for entry in entries:
+            try:
+                yield read(entry)
+            except ValueError as exc:
+                log.warning("switch %s: ignoring %s: %s", self.datapath_id, entry, exc)
 
     def _emit(self, event: DriverEvent) -> None:
         for handler in list(self._handlers):
