@@ -199,6 +199,11 @@ def test_combined_limits_beyond_search_limit_are_reported_as_such() -> None:
             f"unknown device '{device_id('s9')}'",
         ),
         (
+            {"exclude_devices": ["s9"], "disjoint": "node"},
+            Constraint.EXCLUDE_DEVICES,
+            f"unknown device '{device_id('s9')}'",
+        ),
+        (
             {"exclude_links": ["s1-s9"]},
             Constraint.EXCLUDE_LINKS,
             f"unknown link '{link_id('s1-s9')}'",

@@ -127,9 +127,9 @@ class PathGraph:
         this pair; other pairs are not searched.
         """
         kind = request.disjoint or Disjointness.LINK
-        keep = self._filter(request, split=kind is Disjointness.NODE)
-        digraph = self._digraph(keep.split)
+        digraph = self._digraph(kind is Disjointness.NODE)
         source, target = self._terminals(request, digraph)
+        keep = self._filter(request, split=kind is Disjointness.NODE)
         pair = disjoint_pair(digraph, self._graph(keep), source, target)
         if pair is None:
             source, target = self._terminals(request, self._plain)
