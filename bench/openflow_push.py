@@ -10,18 +10,17 @@ path's encoding rate against os-ken's, the reason the fast path exists.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
-from os_ken.ofproto import ofproto_v1_3_parser as parser
+from os_ken.ofproto import ofproto_v1_3_parser as ofparser
 
+from bench.common import Stopwatch, parser, report
 from netweave.drivers.openflow import FlowRule, OpenFlowPlugin, canonical_value, rule_key, wire
 from netweave.drivers.openflow.rules import Match, Output, cookie_for
 from netweave.lab import Lab, LabOptions
@@ -90,65 +89,54 @@ def flow_count(lab: Lab) -> int:
     return int(out.split("flow_count=")[1].split()[0])
 
 
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
 def ofctl_push(lab: Lab, path: Path) -> float:
     target = lab.paths.bridge_target(lab.bridge("s1"))
-    return timed(
-        lambda: run("ovs-ofctl", "-O", "OpenFlow14", "--bundle", "add-flows", target, str(path))
-    )
+    with Stopwatch() as watch:
+        run("ovs-ofctl", "-O", "OpenFlow14", "--bundle", "add-flows", target, str(path))
+    return watch.seconds
 
 
 async def netweave_push(plugin: OpenFlowPlugin, rules: list[ConfigRule]) -> float:
     driver = plugin.create(Device(id="s1", name="s1", attributes={"datapath_id": DPID}))
     await driver.connect()
-    start = time.perf_counter()
-    results = await driver.apply(rules)
-    elapsed = time.perf_counter() - start
+    with Stopwatch() as watch:
+        results = await driver.apply(rules)
     failed = [r for r in results if not r.ok]
     if failed:
         raise RuntimeError(f"{len(failed)} rules failed, e.g. {failed[0]}")
     await driver.disconnect()
-    return elapsed
+    return watch.seconds
+
+
+class _Datapath:
+    ofproto = ofp
+    ofproto_parser = ofparser
 
 
 def encode_rates(rules: list[FlowRule]) -> tuple[float, float]:
     """Flow-mods/s of the struct fast path and of os-ken for the same flows."""
-    sample = rules[: min(len(rules), 20000)]
-    fast = timed(lambda: [wire.flow_mod(r, cookie_for("k"), i) for i, r in enumerate(sample)])
-
-    def osken() -> None:
+    sample = rules[:20000]
+    fast, osken = Stopwatch(), Stopwatch()
+    with fast:
         for i, r in enumerate(sample):
-            msg = parser.OFPFlowMod(
+            wire.flow_mod(r, cookie_for("k"), i)
+    with osken:
+        for i, r in enumerate(sample):
+            ofparser.OFPFlowMod(
                 _Datapath(),
                 cookie=cookie_for("k"),
                 priority=r.priority,
                 buffer_id=ofp.OFP_NO_BUFFER,
                 out_port=ofp.OFPP_ANY,
                 out_group=ofp.OFPG_ANY,
-                match=parser.OFPMatch(**r.match),
+                match=ofparser.OFPMatch(**r.match),
                 instructions=[
-                    parser.OFPInstructionActions(
-                        ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(1 + i % 4, 0)]
+                    ofparser.OFPInstructionActions(
+                        ofp.OFPIT_APPLY_ACTIONS, [ofparser.OFPActionOutput(1 + i % 4, 0)]
                     )
                 ],
-            )
-            msg.serialize()
-
-    return len(sample) / fast, len(sample) / timed(osken)
-
-
-class _Datapath:
-    ofproto = ofp
-    ofproto_parser = parser
-
-
-def line(name: str, value: float, unit: str, baseline: float) -> None:
-    print(f"{name}: {value:,.0f} {unit} ({value / baseline:.2f}x vs baseline)")
+            ).serialize()
+    return fast.rate(len(sample)), osken.rate(len(sample))
 
 
 async def main(n: int, rounds: int) -> None:
@@ -171,19 +159,17 @@ async def main(n: int, rounds: int) -> None:
                 lab.ofctl("s1", "del-flows")
     finally:
         await plugin.stop()
-    baseline = n / ofctl_best
-    print(f"# {n} distinct flows, one bundle each, best of {rounds}")
-    line("ofctl_bundle_add_flows", baseline, "rules/s", baseline)
-    line("netweave_openflow_apply", n / ours_best, "rules/s", baseline)
+    print(f"# {n} distinct flows, one bundle each, best of {rounds} rounds")
+    baseline = report("ofctl_bundle_add_flows", n / ofctl_best, "rules/s")
+    report("netweave_openflow_apply", n / ours_best, "rules/s", baseline)
     fast, osken = encode_rates(typed)
-    line("osken_flow_mod_encode", osken, "msgs/s", osken)
-    line("fastpath_flow_mod_encode", fast, "msgs/s", osken)
+    report("osken_flow_mod_encode", osken, "msgs/s")
+    report("fastpath_flow_mod_encode", fast, "msgs/s", osken)
 
 
 if __name__ == "__main__":
-    parser_ = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser_.add_argument("--quick", action="store_true", help="10k flows, one round")
-    parser_.add_argument("--flows", type=int, help="number of flows (default 100k)")
-    args = parser_.parse_args()
+    arguments = parser(__doc__.splitlines()[0])
+    arguments.add_argument("--flows", type=int, help="flows to push (default 100k; quick 10k)")
+    args = arguments.parse_args()
     count = args.flows or (10_000 if args.quick else 100_000)
     asyncio.run(main(count, 1 if args.quick else 3))
