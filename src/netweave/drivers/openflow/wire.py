@@ -155,34 +155,33 @@ def _oxm_header(field: int, size: int, masked: bool) -> bytes:
     return struct.pack("!I", (_OXM_CLASS << 16) | (field << 9) | (masked << 8) | size)
 
 
-def _address(value: str, size: int) -> tuple[bytes, bytes | None]:
-    """Packed address and mask (None for a full-length prefix) of ``addr[/len]``."""
-    family = socket.AF_INET if size == 4 else socket.AF_INET6
-    address, _, prefix = value.partition("/")
-    packed = socket.inet_pton(family, address)
-    if not prefix:
-        return packed, None
+_OXM_HEADERS: Final = {  # name -> (header, header when masked, value size)
+    name: (_oxm_header(field, size, False), _oxm_header(field, 2 * size, True), size)
+    for name, (field, size) in _OXM_FIELDS.items()
+}
+
+
+@lru_cache(maxsize=256)
+def _prefix_mask(size: int, length: int) -> bytes:
     bits = size * 8
-    mask = ((1 << bits) - 1) ^ ((1 << (bits - int(prefix))) - 1)
-    return packed, mask.to_bytes(size, "big")
+    return (((1 << bits) - 1) ^ ((1 << (bits - length)) - 1)).to_bytes(size, "big")
 
 
-@lru_cache(maxsize=4096)
 def oxm(name: str, value: object) -> bytes:
     """The OXM TLV of match field `name` = `value` (a validated `Match` value)."""
-    field, size = _OXM_FIELDS[name]
-    mask: bytes | None = None
+    header, masked_header, size = _OXM_HEADERS[name]
     if isinstance(value, int):
-        packed = (value | OFPVID_PRESENT if name == "vlan_vid" else value).to_bytes(size, "big")
-    elif not isinstance(value, str):
+        number = value | OFPVID_PRESENT if name == "vlan_vid" else value
+        return header + number.to_bytes(size, "big")
+    if not isinstance(value, str):
         raise TypeError(f"match field {name}: {value!r} is neither a number nor a string")
-    elif size == 6:
-        packed = bytes.fromhex(value.replace(":", ""))
-    else:
-        packed, mask = _address(value, size)
-    if mask is None:
-        return _oxm_header(field, size, False) + packed
-    return _oxm_header(field, size * 2, True) + packed + mask
+    if size == 6:
+        return header + bytes.fromhex(value.replace(":", ""))
+    address, _, prefix = value.partition("/")
+    packed = socket.inet_pton(socket.AF_INET if size == 4 else socket.AF_INET6, address)
+    if not prefix:
+        return header + packed
+    return masked_header + packed + _prefix_mask(size, int(prefix))
 
 
 def _padded(data: bytes) -> bytes:
