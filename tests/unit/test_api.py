@@ -56,6 +56,25 @@ def test_health_openapi_and_docs(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
+def test_openapi_references_resolve(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    refs: set[str] = set()
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            refs.update(v for k, v in node.items() if k == "$ref")
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(document)
+    schemas = document["components"]["schemas"]
+    assert "#/components/schemas/TopologyDescriptor" in refs
+    assert [ref for ref in refs if ref.rsplit("/", 1)[-1] not in schemas] == []
+
+
 def test_device_routes(client: TestClient) -> None:
     created = post(client, "/devices", {"name": "s1", "drivers": ["emulated"]})
     assert created["id"] == device_id("s1")

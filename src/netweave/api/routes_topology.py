@@ -18,7 +18,7 @@ _DESCRIPTOR_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": TopologyDescriptor.model_json_schema()},
+            "application/json": {"schema": {"$ref": "#/components/schemas/TopologyDescriptor"}},
             "application/yaml": {"schema": {"type": "string"}},
         },
     }
