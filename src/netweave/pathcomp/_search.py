@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -114,18 +114,19 @@ def k_shortest(
 
 
 def disjoint_pair(
-    digraph: Digraph, graph: Graph, source: int, target: int
+    digraph: Digraph, graph: Graph, source: int, target: int, costs_to: Sequence[float]
 ) -> tuple[Route, Route] | None:
     """Two arc-disjoint routes of least total cost (Suurballe), or None if there are none.
 
+    `costs_to` holds the exact cost from every node of `graph` to `target`: it guides the
+    first search (A*) and makes every arc cost of the second search non-negative.
     On a graph with `split_all`, arc-disjoint routes are also device-disjoint. Without it,
     both arcs of a used link are taken out, so the routes share no link in either direction.
     """
     cost = digraph.arc_cost
-    first = shortest(graph, source, target, cost.__getitem__)
+    first = shortest(graph, source, target, cost.__getitem__, costs_to.__getitem__)
     if first is None:
         return None
-    distance = distances(digraph, graph, source, cost.__getitem__)
 
     reversed_from = len(cost)  # payload of the residual arc reversing arc `a`: reversed_from + a
     residual = graph.copy()
@@ -136,10 +137,11 @@ def disjoint_pair(
         residual.add_edge(head, tail, reversed_from + arc)
 
     def reduced(arc: int) -> float:
+        """Zero on reversed arcs; inf into nodes that cannot reach the target."""
         if arc >= reversed_from:
             return 0.0
         tail, head = digraph.arc_tail[arc], digraph.arc_head[arc]
-        return max(0.0, cost[arc] + distance[tail] - distance[head])
+        return max(0.0, cost[arc] + costs_to[head] - costs_to[tail])
 
     second = shortest(residual, source, target, reduced)
     if second is None:

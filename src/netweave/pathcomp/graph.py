@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -127,14 +128,19 @@ class PathGraph:
         this pair; other pairs are not searched.
         """
         kind = request.disjoint or Disjointness.LINK
-        digraph = self._digraph(kind is Disjointness.NODE)
-        source, target = self._terminals(request, digraph)
+        plain_source, plain_target = self._terminals(request, self._plain)
+        costs_to = self._costs_to(self._filter(request, split=False), plain_target)
+        if costs_to[plain_source] == math.inf:
+            raise self._unreachable(request, plain_source, plain_target)
+        if kind is Disjointness.NODE:
+            digraph = self._split
+            source, target = self._terminals(request, digraph)
+            costs_to = array("d", [costs_to[node] for node in self._split_to_plain])
+        else:
+            digraph, source, target = self._plain, plain_source, plain_target
         keep = self._filter(request, split=kind is Disjointness.NODE)
-        pair = disjoint_pair(digraph, self._graph(keep), source, target)
+        pair = disjoint_pair(digraph, self._graph(keep), source, target, costs_to)
         if pair is None:
-            source, target = self._terminals(request, self._plain)
-            if not rx.has_path(self._graph(self._filter(request, split=False)), source, target):
-                raise self._unreachable(request, source, target)
             raise NoPathError(
                 f"no {kind}-disjoint backup path between {self._between(request)}"
                 f"{_applied(request)}",
@@ -180,6 +186,16 @@ class PathGraph:
     @cached_property
     def _split(self) -> Digraph:
         return build_digraph(self._is_host, self._links, split_all=True)
+
+    @cached_property
+    def _split_to_plain(self) -> list[int]:
+        """Per node of the split digraph, the plain node with the same cost to anywhere."""
+        plain, split = self._plain, self._split
+        to_plain = [0] * len(split.node_device)
+        for device in range(len(self._device_ids)):
+            to_plain[split.out_node[device]] = plain.out_node[device]
+            to_plain[split.in_node[device]] = plain.in_node[device]
+        return to_plain
 
     def _attrs(self, link: Link) -> LinkAttrs:
         ends = []
