@@ -220,13 +220,31 @@ async def test_applied_flows_are_in_the_switch_table(
     assert "cookie=0x4e57" not in switch.ofctl("dump-flows")
 
 
+TO_MISSING_GROUP = {
+    "kind": "flow",
+    "priority": 9,
+    "match": {"in_port": 2},
+    "actions": [{"type": "group", "group_id": 99}],
+}
+METER = {"kind": "meter", "meter_id": 3, "rate_kbps": 500}
+
+
+@pytest.mark.parametrize(
+    ("refused", "reason"),
+    [
+        (BAD_PREREQ, "OFPET_BAD_MATCH/OFPBMC_BAD_PREREQ"),
+        (TO_MISSING_GROUP, "OFPET_BAD_ACTION/OFPBAC_BAD_OUT_GROUP"),
+    ],
+)
 async def test_a_rule_the_switch_refuses_fails_with_its_error(
-    driver: OpenFlowDriver, switch: SwitchLab
+    driver: OpenFlowDriver, switch: SwitchLab, refused: dict[str, object], reason: str
 ) -> None:
-    results = await driver.apply([forward(1, 2), config_rule(BAD_PREREQ)])
-    assert results[1].error == "OFPET_BAD_MATCH/OFPBMC_BAD_PREREQ"
-    assert results[0].error is not None and "batch aborted" in results[0].error
+    batch = [config_rule(METER), forward(1, 2), config_rule(refused)]
+    results = await driver.apply(batch)
+    assert results[2].error == reason
+    assert all(r.error and "batch aborted" in r.error for r in results[:2])
     assert "cookie=0x4e57" not in switch.ofctl("dump-flows")
+    assert "meter=3" not in switch.ofctl("dump-meters"), "the meter set first is rolled back"
 
 
 async def test_packets_in_and_out(driver: OpenFlowDriver, switch: SwitchLab) -> None:
