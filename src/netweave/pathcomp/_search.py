@@ -81,8 +81,9 @@ def k_shortest(
     """Simple routes by increasing cost (Yen's algorithm), lazily, until there are no more.
 
     Every search runs A* guided by `estimate`, a consistent lower bound of the cost from
-    a node to `target` (the exact cost in the unfiltered graph is one, in any filtered
-    copy). Spur searches start where a route left its parent (Lawler).
+    a node to `target`: the exact cost in `graph` is one, and stays one in the spur
+    graphs, which only lose arcs and nodes. Spur searches start where a route left its
+    parent (Lawler), and one copy of `graph` serves all spurs of a route.
     """
     weight = digraph.arc_cost.__getitem__
     route = shortest(graph, source, target, weight, estimate)
@@ -95,13 +96,14 @@ def k_shortest(
     deviation = 0
     while True:
         accepted.append(route)
+        spur_graph = graph.copy()  # loses the root's nodes as the spur node moves on
+        spur_graph.remove_nodes_from(list(route.nodes[:deviation]))
         for spur in range(deviation, len(route.arcs)):
             root = route.arcs[:spur]
-            spur_graph = graph.copy()
             for arc in {other.arcs[spur] for other in accepted if other.arcs[:spur] == root}:
-                spur_graph.remove_edge_from_index(arc)
-            spur_graph.remove_nodes_from(list(route.nodes[:spur]))
+                spur_graph.remove_edge_from_index(arc)  # leaves the spur node, gone next
             tail = shortest(spur_graph, route.nodes[spur], target, weight, estimate)
+            spur_graph.remove_node(route.nodes[spur])
             if tail is None or root + tail.arcs in seen:
                 continue
             candidate = Route(route.nodes[:spur] + tail.nodes, root + tail.arcs)
