@@ -68,7 +68,24 @@ def test_a_pair_plans_namespaces_bridges_and_veths() -> None:
     first = plan.links[0]
     assert (first.a.netns, first.a.ifname, first.a.mac) == (h1.netns, "eth0", "00:00:00:00:00:01")
     assert (first.b.bridge, first.b.ifname, first.b.ofport) == ("nlabcdefs1", "nlabcdefl1b", 1)
-    assert plan.root_ifnames == ["nlabcdefl1b", "nlabcdefl2a"]
+    assert plan.root_ifnames == plan.veth_handles == ["nlabcdefl1b", "nlabcdefl2a"]
+
+
+def test_one_end_of_each_veth_pair_is_enough_to_delete_it() -> None:
+    descriptor = topology(
+        [
+            {"name": "s1"},
+            {"name": "s2"},
+            {"name": "h1", "type": "host"},
+            {"name": "h2", "type": "host"},
+        ],
+        [link("s1:p1", "s2:p1"), link("h1:eth0", "h2:eth0"), link("h1:eth1", "s2:p2")],
+    )
+
+    plan = plan_lab(descriptor, "nl1")
+
+    assert plan.root_ifnames == ["nl1l1a", "nl1l1b", "nl1l3b"]
+    assert plan.veth_handles == ["nl1l1a", "nl1l3b"]
 
 
 def test_free_port_numbers_go_to_undeclared_ports_in_order() -> None:

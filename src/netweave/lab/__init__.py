@@ -7,6 +7,7 @@ is recorded in ``<run dir>/lab/<name>/state.json`` as it is made, so `teardown` 
 """
 
 from netweave.lab.build import STEPS
+from netweave.lab.cleanup import teardown
 from netweave.lab.errors import (
     CommandError,
     DescriptorError,
@@ -20,7 +21,6 @@ from netweave.lab.naming import default_base_dir, lab_dir
 from netweave.lab.plan import LabPlan, plan_lab
 from netweave.lab.prereq import check_prerequisites
 from netweave.lab.state import LabState, StateFile
-from netweave.lab.teardown import teardown
 
 __all__ = [
     "DEFAULT_CONTROLLER",

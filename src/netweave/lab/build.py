@@ -68,7 +68,7 @@ class Builder:
     def create_links(self) -> None:
         ifnames = self.plan.root_ifnames
         _refuse_existing("interfaces", [i for i in ifnames if link_exists(i)])
-        self.state_file.record(self.state, links=ifnames)
+        self.state_file.record(self.state, links=self.plan.veth_handles)
         lines = [iproute.veth_line(link) for link in self.plan.links]
         lines += [line for end in self._root_ends() for line in iproute.root_end_lines(end)]
         run_lines(iproute.ip_batch(), lines)

@@ -14,13 +14,13 @@ from typing import Any, Final
 
 from netweave.lab import iproute, naming, ovs
 from netweave.lab.build import Builder, StepCallback
+from netweave.lab.cleanup import teardown
 from netweave.lab.errors import LabError, LabStateError
 from netweave.lab.health import LabStatus, inspect
 from netweave.lab.plan import LabPlan, plan_lab
 from netweave.lab.prereq import check_prerequisites
 from netweave.lab.shell import run
 from netweave.lab.state import Datapath, FailMode, LabState, StateFile
-from netweave.lab.teardown import teardown
 from netweave.model import TopologyDescriptor
 
 DEFAULT_CONTROLLER: Final = "tcp:127.0.0.1:6653"

@@ -75,6 +75,16 @@ class LabPlan:
         """The veth ends left in the root namespace (the switch ports)."""
         return [end.ifname for link in self.links for end in link.ends if end.netns is None]
 
+    @property
+    def veth_handles(self) -> list[str]:
+        """One root-namespace end of each veth pair that has one: deleting it deletes
+        the pair (pairs inside host namespaces go with the namespace)."""
+        return [
+            next(end.ifname for end in link.ends if end.netns is None)
+            for link in self.links
+            if None in (link.a.netns, link.b.netns)
+        ]
+
 
 def plan_lab(descriptor: TopologyDescriptor, prefix: str) -> LabPlan:
     """The lab of `descriptor`, its names starting with `prefix`."""

@@ -34,7 +34,9 @@ class LabState(BaseModel):
     switches: dict[str, str] = Field(default_factory=dict, description="switch -> bridge")
     daemons: list[str] = Field(default_factory=list, description="started, by program name")
     netns: list[str] = Field(default_factory=list)
-    links: list[str] = Field(default_factory=list, description="root-namespace interfaces")
+    links: list[str] = Field(
+        default_factory=list, description="root-namespace interfaces (one end per veth pair)"
+    )
     complete: bool = False
 
 

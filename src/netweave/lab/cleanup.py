@@ -1,4 +1,4 @@
-"""Taking a lab down from its state file alone: daemons, namespaces, interfaces, files."""
+"""`teardown`: a lab taken down from its state file alone (daemons, namespaces, veths)."""
 
 from __future__ import annotations
 
