@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -335,3 +337,20 @@ def test_an_update_that_changes_nothing_publishes_nothing(
     with store.transaction() as tx:
         tx.devices.update(device)
     assert seen == []
+
+
+class BrokenBus:
+    def publish(self, event: Event) -> None:
+        raise RuntimeError("bus down")
+
+    def subscribe(self, pattern: str, handler: Any) -> Any:
+        raise NotImplementedError
+
+
+def test_a_failing_bus_does_not_fail_the_committed_write(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    inventory = Inventory(store, BrokenBus())
+    inventory.create_device(DeviceCreate(name="s1"))
+    assert inventory.get_device("s1").name == "s1"
+    assert "could not publish device.created" in caplog.text

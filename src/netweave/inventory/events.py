@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import BaseModel
 
 from netweave.bus import EventBus
 from netweave.model import Event, EventType
 from netweave.store import Change, Op, Store
 
+log = logging.getLogger(__name__)
 _BY_KIND_AND_VERB = {tuple(t.value.split(".", 1)): t for t in EventType}
 
 
@@ -36,11 +39,15 @@ def _status(entity: BaseModel) -> object:
 
 
 def publish_changes(store: Store, bus: EventBus) -> None:
-    """Publish the events of every transaction committed on `store` from now on."""
+    """Publish the events of every transaction committed on `store` from now on. The
+    write has happened: a bus that fails is logged, never reported as a failed write."""
 
     def publish(changes: list[Change]) -> None:
         for change in changes:
             for event in events_for(change):
-                bus.publish(event)
+                try:
+                    bus.publish(event)
+                except Exception:
+                    log.exception("could not publish %s %s", event.type, event.entity_id)
 
     store.on_commit(publish)
