@@ -146,3 +146,9 @@ def test_serve_refuses_a_bad_descriptor(monkeypatch: pytest.MonkeyPatch, tmp_pat
     result = CliRunner().invoke(cli.app, ["serve", "--db", db, "--topology", str(bad)])
     assert result.exit_code == 1
     assert "links[1].b.device (line 7)" in result.output
+
+
+def test_sub_apps_are_registered() -> None:
+    result = CliRunner().invoke(cli.app, ["lab", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "up" in result.output
