@@ -162,6 +162,16 @@ def test_up_rebuilds_a_broken_lab(lab_factory: LabFactory) -> None:
     assert ping(lab, "h1", "10.0.0.3")
 
 
+def test_a_lost_namespace_is_noticed_and_rebuilt(lab_factory: LabFactory) -> None:
+    lab = lab_factory("linear.yaml", STANDALONE)
+    netns = lab.netns("h2")
+    subprocess.run(["ip", "netns", "delete", netns], check=True)
+
+    assert f"namespace {netns} is missing" in lab.status().problems
+    assert f"namespace {netns} is missing" in lab.up().repaired
+    assert ping(lab, "h1", "10.0.0.2")
+
+
 def test_failed_up_removes_what_it_made_and_keeps_what_it_did_not(
     lab_factory: LabFactory,
 ) -> None:

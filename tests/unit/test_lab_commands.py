@@ -22,6 +22,16 @@ def test_a_veth_is_created_with_each_end_in_its_namespace() -> None:
     )
 
 
+def test_a_switch_port_gets_its_mac_before_it_comes_up() -> None:
+    with_mac = End("s1", "p1", "nl1l1b", bridge="nl1s1", ofport=1, mac="02:00:00:00:00:01")
+
+    assert iproute.root_end_lines(with_mac) == [
+        "link set dev nl1l1b address 02:00:00:00:00:01",
+        "link set dev nl1l1b up",
+    ]
+    assert iproute.root_end_lines(SWITCH) == ["link set dev nl1l1b up"]
+
+
 def test_a_host_gets_loopback_mac_address_and_route() -> None:
     host = HostPlan("h1", "nl1-h1", "eth0", "10.0.0.1/24", "10.0.0.254")
 

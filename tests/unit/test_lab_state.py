@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netweave.lab import LabState, LabStateError, StateFile
+from netweave.lab import LabState, LabStateError, StateFile, find_labs
 
 
 def new_state() -> LabState:
@@ -51,3 +51,12 @@ def test_a_foreign_file_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(LabStateError, match="is not a lab state file"):
         StateFile(tmp_path).load()
+
+
+def test_labs_are_found_by_their_state_files(tmp_path: Path) -> None:
+    for name in ("b", "a"):
+        StateFile(tmp_path / "lab" / name).save(new_state())
+    (tmp_path / "lab" / "not-a-lab").mkdir()
+
+    assert find_labs(tmp_path) == [tmp_path / "lab" / "a", tmp_path / "lab" / "b"]
+    assert find_labs(tmp_path / "elsewhere") == []
