@@ -1,7 +1,8 @@
 """Path search on a `Digraph`: shortest, k-shortest (Yen) and disjoint pairs (Suurballe).
 
-Routes are tuples of graph nodes and arcs. Ties are broken by arc index, which follows
-the sorted link ids, so the same snapshot and request always give the same routes.
+Routes are tuples of graph nodes and arcs. Searches see the graph in one fixed order
+(built from sorted ids) and pick the lowest arc index among parallel arcs, so the same
+snapshot and request always give the same routes, ties included.
 """
 
 from __future__ import annotations
@@ -27,13 +28,9 @@ class Route:
     arcs: tuple[int, ...]
 
 
-def route_cost(digraph: Digraph, route: Route) -> float:
-    return sum(digraph.arc_cost[arc] for arc in route.arcs)
-
-
 def route_order(digraph: Digraph, route: Route) -> tuple[float, int, tuple[int, ...]]:
     """Best first: lowest cost, then fewest arcs, then lowest arc indices."""
-    return route_cost(digraph, route), len(route.arcs), route.arcs
+    return sum(digraph.arc_cost[arc] for arc in route.arcs), len(route.arcs), route.arcs
 
 
 def shortest(
