@@ -13,10 +13,12 @@ from netweave.model.ids import device_id, endpoint_id, link_id
 from netweave.pathcomp import Constraint, NoPathError, Path, PathGraph, PathRequest
 
 GBPS = 10**9
+NAMES: dict[str, str] = {}  # device id -> name, of every device made here
 
 
 def device(name: str) -> Device:
     kind = DeviceType.HOST if name.startswith("h") else DeviceType.SWITCH
+    NAMES[device_id(name)] = name
     return Device(id=device_id(name), name=name, type=kind)
 
 
@@ -44,9 +46,6 @@ def request(src: str, dst: str, **constraints: Any) -> PathRequest:
     return PathRequest(src_device_id=device_id(src), dst_device_id=device_id(dst), **constraints)
 
 
-NAMES = {device_id(f"{p}{i}"): f"{p}{i}" for p in "shabcdmtxy" for i in ("", *range(12))}
-
-
 def hops_of(path: Path) -> str:
     return "-".join(NAMES[device] for device in path.device_ids)
 
@@ -61,7 +60,7 @@ def refusal(graph: PathGraph, src: str, dst: str, **constraints: Any) -> NoPathE
     return caught.value
 
 
-def square(**attrs: Any) -> PathGraph:
+def square() -> PathGraph:
     """s1-s2-s4 (cost 2, 1 Gbit/s, 10 ms) and s1-s3-s4 (cost 4, 10 Gbit/s, 2 ms)."""
     slow = {"capacity_bps": GBPS, "latency_ms": 5.0}
     fast = {"capacity_bps": 10 * GBPS, "latency_ms": 1.0, "cost": 2.0}
@@ -70,7 +69,6 @@ def square(**attrs: Any) -> PathGraph:
         link("s2-s4", **slow),
         link("s1-s3", **fast),
         link("s3-s4", **fast),
-        **attrs,
     )
 
 
