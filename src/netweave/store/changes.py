@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
@@ -15,10 +16,10 @@ class Op(StrEnum):
     DELETED = "deleted"
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One committed write: `kind` is the collection name, `entity` the state after it
-    (before it, for deletions); `before` is the replaced state, for updates."""
+    (before it, for deletions); `before` is the replaced state, for updates. (A named
+    tuple, as bulk writes make one per row.)"""
 
     kind: str
     op: Op

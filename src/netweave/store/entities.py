@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from netweave.model.common import Entity
 from netweave.store.changes import Change, Journal, Op
@@ -14,6 +14,10 @@ from netweave.store.errors import ConflictError, NotFoundError
 from netweave.store.schema import entities
 
 E = TypeVar("E", bound=Entity)
+# Built once: building a statement costs more than running it on a primary key.
+_BY_ID = select(entities.c.data).where(
+    entities.c.kind == bindparam("kind"), entities.c.id == bindparam("id")
+)
 
 
 class EntityCollection(Generic[E]):
@@ -42,7 +46,7 @@ class EntityCollection(Generic[E]):
         return and_(entities.c.kind == self.kind, entities.c.scope == scope)
 
     def find(self, entity_id: str) -> E | None:
-        row = self._conn.execute(select(entities.c.data).where(self._where(entity_id))).first()
+        row = self._conn.execute(_BY_ID, {"kind": self.kind, "id": entity_id}).first()
         return None if row is None else self._model.model_validate_json(row[0])
 
     def get(self, entity_id: str) -> E:

@@ -1,8 +1,7 @@
 """Config rules: many small rows, written and read in bulk by the reconcilers.
 
-Rows are built straight from the model's fields (``value`` as JSON text) and read back
-without re-validating what was validated on the way in; batches go in chunks through
-one prepared statement (executemany).
+Rows are built straight from the model's fields (``value`` as JSON text, no pydantic
+round trip); batches go in chunks through one prepared statement (executemany).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic_core import from_json, to_json
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from netweave.model import ConfigRule, RuleAction, RuleStatus
+from netweave.model import ConfigRule, RuleStatus
 from netweave.store.changes import Change, Journal, Op
 from netweave.store.db_errors import conflicts_as
 from netweave.store.errors import NotFoundError
@@ -26,6 +25,10 @@ CHUNK = 2000
 
 _T = TypeVar("_T")
 _c = config_rules.c
+_COLUMNS = tuple(config_rules.c.keys())
+# Built once: building a statement costs more than running it on a primary key.
+_BY_ID = select(config_rules).where(_c.id == bindparam("id"))
+_BY_IDS = select(config_rules).where(_c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
@@ -33,31 +36,29 @@ def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
+def _values(rule: ConfigRule) -> tuple[Any, ...]:
+    """The column values of `rule`, in `_COLUMNS` order."""
+    value = to_json(rule.value).decode()
+    return (
+        rule.id,
+        rule.owner,
+        rule.device_id,
+        rule.key,
+        value,
+        str(rule.action),
+        str(rule.status),
+        rule.error,
+    )
+
+
 def _row(rule: ConfigRule) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "owner": rule.owner,
-        "device_id": rule.device_id,
-        "key": rule.key,
-        "value": to_json(rule.value).decode(),
-        "action": str(rule.action),
-        "status": str(rule.status),
-        "error": rule.error,
-    }
+    return dict(zip(_COLUMNS, _values(rule), strict=True))
 
 
 def _rule(row: Sequence[Any]) -> ConfigRule:
-    rule_id, owner, device, key, value, action, status, error = row
-    return ConfigRule.model_construct(
-        id=rule_id,
-        owner=owner,
-        device_id=device,
-        key=key,
-        value=from_json(value),
-        action=RuleAction(action),
-        status=RuleStatus(status),
-        error=error,
-    )
+    fields = dict(zip(_COLUMNS, row, strict=True))
+    fields["value"] = from_json(fields["value"])
+    return ConfigRule.model_validate(fields)
 
 
 def _filters(device_id: str | None, owner: str | None, status: RuleStatus | None) -> list[Any]:
@@ -75,7 +76,7 @@ class RuleCollection:
         self._journal = journal
 
     def find(self, rule_id: str) -> ConfigRule | None:
-        row = self._conn.execute(select(config_rules).where(_c.id == rule_id)).first()
+        row = self._conn.execute(_BY_ID, {"id": rule_id}).first()
         return None if row is None else _rule(row)
 
     def get(self, rule_id: str) -> ConfigRule:
@@ -88,7 +89,7 @@ class RuleCollection:
         """The rules with these ids that exist, by id."""
         found: dict[str, ConfigRule] = {}
         for chunk in _chunks(list(rule_ids)):
-            for row in self._conn.execute(select(config_rules).where(_c.id.in_(chunk))):
+            for row in self._conn.execute(_BY_IDS, {"ids": chunk}):
                 found[row.id] = _rule(row)
         return found
 
@@ -132,9 +133,11 @@ class RuleCollection:
     def add_many(self, rules: Sequence[ConfigRule]) -> None:
         """Insert new rules; a duplicate id fails the transaction with ConflictError(id)."""
         self._journal.check_writable()
+        statement = insert(config_rules).compile(dialect=self._conn.dialect)
+        row = _values if statement.positional else _row
         with conflicts_as(self.kind):
             for chunk in _chunks(rules):
-                self._conn.execute(insert(config_rules), [_row(rule) for rule in chunk])
+                self._conn.exec_driver_sql(str(statement), [row(rule) for rule in chunk])
         self._journal.changes.extend(Change(self.kind, Op.CREATED, rule) for rule in rules)
 
     def put(self, rule: ConfigRule) -> ConfigRule:
