@@ -21,7 +21,14 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as ofparser
 
 from bench.common import Stopwatch, parser, report
-from netweave.drivers.openflow import FlowRule, OpenFlowPlugin, canonical_value, rule_key, wire
+from netweave.drivers.openflow import (
+    FlowRule,
+    OpenFlowDriver,
+    OpenFlowPlugin,
+    canonical_value,
+    rule_key,
+    wire,
+)
 from netweave.drivers.openflow.rules import Match, Output, cookie_for
 from netweave.lab import Lab, LabOptions
 from netweave.model import ConfigRule, Device, TopologyDescriptor
@@ -96,15 +103,26 @@ def ofctl_push(lab: Lab, path: Path) -> float:
     return watch.seconds
 
 
-async def netweave_push(plugin: OpenFlowPlugin, rules: list[ConfigRule]) -> float:
-    driver = plugin.create(Device(id="s1", name="s1", attributes={"datapath_id": DPID}))
-    await driver.connect()
+def ofctl_read(lab: Lab) -> float:
+    with Stopwatch() as watch:
+        lab.ofctl("s1", "dump-flows")
+    return watch.seconds
+
+
+async def netweave_push(driver: OpenFlowDriver, rules: list[ConfigRule]) -> float:
     with Stopwatch() as watch:
         results = await driver.apply(rules)
     failed = [r for r in results if not r.ok]
     if failed:
         raise RuntimeError(f"{len(failed)} rules failed, e.g. {failed[0]}")
-    await driver.disconnect()
+    return watch.seconds
+
+
+async def netweave_read(driver: OpenFlowDriver, rules: list[ConfigRule]) -> float:
+    with Stopwatch() as watch:
+        state = await driver.get_state()
+    if any(state.rules.get(rule.key) != rule.value for rule in rules):
+        raise RuntimeError("get_state does not report the rules as applied")
     return watch.seconds
 
 
@@ -144,24 +162,31 @@ async def main(n: int, rounds: int) -> None:
     rules = config_rules(typed)
     plugin = OpenFlowPlugin(port=0, request_timeout=600)
     await plugin.start()
+    push = {"ofctl": float("inf"), "netweave": float("inf")}
+    read = dict(push)
     try:
         with switch(plugin.port) as lab, tempfile.NamedTemporaryFile("w", suffix=".flows") as file:
             for i in range(n):
                 file.write(f"priority=100,ip,nw_dst={address(i)},actions=output:{1 + i % 4}\n")
             file.flush()
-            ofctl_best = ours_best = float("inf")
+            driver = plugin.create(Device(id="s1", name="s1", attributes={"datapath_id": DPID}))
+            await driver.connect()
             for _ in range(rounds):
-                ofctl_best = min(ofctl_best, ofctl_push(lab, Path(file.name)))
+                push["ofctl"] = min(push["ofctl"], ofctl_push(lab, Path(file.name)))
                 assert flow_count(lab) == n, "ofctl did not install every flow"
+                read["ofctl"] = min(read["ofctl"], ofctl_read(lab))
                 lab.ofctl("s1", "del-flows")
-                ours_best = min(ours_best, await netweave_push(plugin, rules))
+                push["netweave"] = min(push["netweave"], await netweave_push(driver, rules))
                 assert flow_count(lab) == n, "netweave did not install every flow"
+                read["netweave"] = min(read["netweave"], await netweave_read(driver, rules))
                 lab.ofctl("s1", "del-flows")
     finally:
         await plugin.stop()
     print(f"# {n} distinct flows, one bundle each, best of {rounds} rounds")
-    baseline = report("ofctl_bundle_add_flows", n / ofctl_best, "rules/s")
-    report("netweave_openflow_apply", n / ours_best, "rules/s", baseline)
+    baseline = report("ofctl_bundle_add_flows", n / push["ofctl"], "rules/s")
+    report("netweave_openflow_apply", n / push["netweave"], "rules/s", baseline)
+    baseline = report("ofctl_dump_flows", n / read["ofctl"], "rules/s")
+    report("netweave_get_state", n / read["netweave"], "rules/s", baseline)
     fast, osken = encode_rates(typed)
     report("osken_flow_mod_encode", osken, "msgs/s")
     report("fastpath_flow_mod_encode", fast, "msgs/s", osken)

@@ -11,7 +11,8 @@ from os_ken.ofproto import ofproto_parser
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
-from netweave.drivers.openflow import codec, wire
+from netweave.drivers.openflow import codec, readback, wire
+from netweave.drivers.openflow.fake_switch import FakeSwitch
 from netweave.drivers.openflow.plugin import normalise_datapath_id
 from netweave.drivers.openflow.rules import (
     FlowRule,
@@ -158,10 +159,23 @@ def test_flow_decodes_back_to_the_same_rule(
     value: dict[str, Any], match: dict[str, Any], instructions: list[Any]
 ) -> None:
     rule = flow(**value)
-    raw = wire.flow_mod(rule, COOKIE, 7)
-    decoded = codec.decode(wire.parse_header(raw[:8]), raw)
-    assert codec.flow_rule(decoded) == rule
-    assert canonical_value(codec.flow_rule(decoded)) == canonical_value(rule)
+    switch = FakeSwitch(1, {})
+    switch.install(wire.flow_mod(rule, COOKIE, 7))
+    [entry] = switch.flow_stats()
+    decoded = readback.flow_entry(entry)
+    assert (decoded.rule, decoded.cookie) == (rule, COOKIE)
+    assert canonical_value(decoded.rule) == canonical_value(rule)
+    assert decoded.stats.key == rule_key(rule)
+    # os-ken reads the same entry the same way
+    reply = struct.pack("!HH4x", ofp.OFPMP_FLOW, 0) + entry
+    raw = struct.pack("!BBHI", 4, ofp.OFPT_MULTIPART_REPLY, 8 + len(reply), 1) + reply
+    [theirs] = ofproto_parser.msg(DP, *wire.parse_header(raw[:8]), raw).body
+    assert (theirs.priority, theirs.table_id, theirs.cookie) == (
+        rule.priority,
+        rule.table_id,
+        COOKIE,
+    )
+    assert [name for name, _ in theirs.match.items()] == list(rule.match)
 
 
 def test_flow_strict_delete_is_byte_identical_to_osken() -> None:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from netweave.drivers.contract import RuleResult
-from netweave.drivers.openflow import codec, wire
+from netweave.drivers.openflow import codec, readback, wire
 from netweave.drivers.openflow.rules import (
     FlowRule,
     MeterRule,
@@ -174,23 +174,28 @@ async def _set_meters(
     """Add or modify `meters`; `undo` receives what restores the previous meters."""
     if not meters:
         return _Outcome()
-    existing = {
-        m.meter_id: codec.meter_rule(m)
-        for m in await session.multipart(codec.meter_config_request())
-    }
+    existing: dict[int, MeterRule | None] = {}
+    for entry in await session.multipart(codec.meter_config_request(), readback.table_entries):
+        try:
+            meter = readback.meter_rule(entry)
+            existing[meter.meter_id] = meter
+        except ValueError:  # a meter netweave did not make: replaced, cannot be restored
+            existing[readback.meter_id(entry)] = None
     messages = []
     restore = []
     for index, meter in meters:
-        before = existing.get(meter.meter_id)
-        if before is None:
+        if meter.meter_id not in existing:
             messages.append((index, wire.meter_mod(meter, 0, wire.OFPMC_ADD)))
             restore.append(wire.meter_mod(meter, 0, wire.OFPMC_DELETE))
-        else:
-            messages.append((index, wire.meter_mod(meter, 0, wire.OFPMC_MODIFY)))
-            restore.append(wire.meter_mod(before, 0, wire.OFPMC_MODIFY))
+            continue
+        messages.append((index, wire.meter_mod(meter, 0, wire.OFPMC_MODIFY)))
+        before = existing[meter.meter_id]
+        restore.append(b"" if before is None else wire.meter_mod(before, 0, wire.OFPMC_MODIFY))
     outcome = await _unbundled(session, messages)
     undo.extend(
-        u for (index, _), u in zip(messages, restore, strict=True) if index not in outcome.errors
+        u
+        for (index, _), u in zip(messages, restore, strict=True)
+        if u and index not in outcome.errors
     )
     return outcome
 

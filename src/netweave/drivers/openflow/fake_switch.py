@@ -122,6 +122,14 @@ class FakeSwitch:
         """Apply a flow-, group- or meter-mod as if another controller had sent it."""
         self._modify(mod)
 
+    def flow_stats(self, cookie: int = 0, mask: int = 0) -> list[bytes]:
+        """The flow-stats entries of the flows whose cookie matches `cookie` under `mask`."""
+        return [
+            self._flow_stats(key, flow)
+            for key, flow in self.flows.items()
+            if flow.cookie & mask == cookie & mask
+        ]
+
     def send_raw(self, data: bytes) -> None:
         assert self._writer is not None, "not connected"
         self._writer.write(data)
@@ -251,11 +259,7 @@ class FakeSwitch:
             entries = [self._port(number) for number in sorted(self.ports)]
         elif mp_type == _MP_FLOW:
             cookie, mask = struct.unpack_from("!QQ", body, 24)
-            entries = [
-                self._flow_stats(key, flow)
-                for key, flow in self.flows.items()
-                if flow.cookie & mask == cookie & mask
-            ]
+            entries = self.flow_stats(cookie, mask)
         elif mp_type == _MP_GROUP_DESC:
             entries = [
                 struct.pack("!HBxI", 8 + len(desc) - 1, desc[0], group_id) + desc[1:]

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar, TypeVar
 
 from netweave.drivers.contract import (
     Capabilities,
@@ -26,7 +26,7 @@ from netweave.drivers.contract import (
     RuleResult,
     Unsubscribe,
 )
-from netweave.drivers.openflow import batch, codec
+from netweave.drivers.openflow import batch, codec, readback
 from netweave.drivers.openflow.rules import (
     COOKIE_MARKER,
     COOKIE_MARKER_MASK,
@@ -47,9 +47,11 @@ from netweave.drivers.openflow.session import (
     SwitchEvent,
 )
 from netweave.drivers.openflow.stats import FlowStats, PortStats
+from netweave.drivers.openflow.wire import ProtocolError
 from netweave.model import ConfigRule, Device, JsonObject, OperStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _DPID = re.compile(r"^[0-9a-f]{1,16}$")
 
@@ -155,20 +157,24 @@ class OpenFlowDriver:
         session = self._session()
         try:
             entries = await session.multipart(
-                codec.flow_stats_request(COOKIE_MARKER << 48, COOKIE_MARKER_MASK)
+                codec.flow_stats_request(COOKIE_MARKER << 48, COOKIE_MARKER_MASK),
+                readback.table_entries,
             )
         except (SessionClosedError, TimeoutError) as exc:
             raise self._unreachable(exc) from exc
-        return [codec.flow_stats(e, rule_key(codec.flow_rule(e))) for e in entries]
+        return [entry.stats for entry in self._readable(readback.flow_entry, entries)]
 
     async def port_stats(self) -> list[PortStats]:
         """Counters of every port of the switch (reserved ports excluded)."""
         session = self._session()
         try:
-            entries = await session.multipart(codec.port_stats_request())
+            entries = await session.multipart(
+                codec.port_stats_request(), readback.port_stats_entries
+            )
         except (SessionClosedError, TimeoutError) as exc:
             raise self._unreachable(exc) from exc
-        return [codec.port_stats(e) for e in entries if codec.is_physical(e.port_no)]
+        counters = [readback.port_stats(entry) for entry in entries]
+        return [c for c in counters if readback.is_physical(c.port)]
 
     # --- DatapathWatcher ----------------------------------------------------------------------
 
@@ -207,27 +213,26 @@ class OpenFlowDriver:
     async def _rules(self, session: Session) -> dict[str, JsonObject]:
         """netweave's flows (by cookie), and all groups and meters, keyed canonically."""
         flows = await session.multipart(
-            codec.flow_stats_request(COOKIE_MARKER << 48, COOKIE_MARKER_MASK)
+            codec.flow_stats_request(COOKIE_MARKER << 48, COOKIE_MARKER_MASK),
+            readback.table_entries,
         )
-        groups = await session.multipart(codec.group_desc_request())
-        meters = await session.multipart(codec.meter_config_request())
-        typed = [
-            *self._readable(codec.flow_rule, flows),
-            *self._readable(codec.group_rule, groups),
-            *self._readable(codec.meter_rule, meters),
+        groups = await session.multipart(codec.group_desc_request(), readback.table_entries)
+        meters = await session.multipart(codec.meter_config_request(), readback.table_entries)
+        typed: list[OpenFlowRule] = [
+            *(flow.rule for flow in self._readable(readback.flow_entry, flows)),
+            *self._readable(readback.group_rule, groups),
+            *self._readable(readback.meter_rule, meters),
         ]
         return {rule_key(rule): canonical_value(rule) for rule in typed}
 
-    def _readable(
-        self, read: Callable[[Any], OpenFlowRule], entries: list[Any]
-    ) -> Iterator[OpenFlowRule]:
+    def _readable(self, read: Callable[[bytes], T], entries: list[bytes]) -> Iterator[T]:
         """The entries netweave can express; others (changed behind our back, or not
         ours) are left out, so the reconciler sees the rule as missing and sets it."""
         for entry in entries:
             try:
                 yield read(entry)
-            except ValueError as exc:
-                log.warning("switch %s: ignoring %s: %s", self.datapath_id, entry, exc)
+            except (ValueError, ProtocolError) as exc:
+                log.warning("switch %s: ignoring entry %s: %s", self.datapath_id, entry.hex(), exc)
 
     def _emit(self, event: DriverEvent) -> None:
         for handler in list(self._handlers):

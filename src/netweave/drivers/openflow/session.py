@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
 from netweave.drivers.contract import PortState
-from netweave.drivers.openflow import codec, wire
+from netweave.drivers.openflow import codec, readback, wire
 from netweave.drivers.openflow.wire import Header, ProtocolError
 from netweave.model import OperStatus
 
@@ -26,6 +27,10 @@ _FEATURES_REPLY: Final = 6
 _PACKET_IN: Final = 10
 _PORT_STATUS: Final = 12
 _MULTIPART_REPLY: Final = 19
+_MULTIPART_HEADER: Final = struct.Struct("!HH4x")
+_MULTIPART_REPLY_MORE: Final = 1
+_MULTIPART_REPLY_SIZE: Final = 16  # header and multipart header, before the entries
+_PORT_STATUS_SIZE: Final = 80
 _BARRIER_REPLY: Final = 21
 _OFPPR_DELETE: Final = 1
 _REPLY_TYPES: Final = {_FEATURES_REPLY, _BARRIER_REPLY}
@@ -53,6 +58,7 @@ class PacketReceived:
 
 SwitchEvent = PortChanged | PacketReceived
 EventSink = Callable[["Session", SwitchEvent], None]
+Splitter = Callable[[bytes], list[bytes]]
 
 
 class Session:
@@ -79,7 +85,7 @@ class Session:
         self._xid = 0
         self._bundle_id = 0
         self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._parts: dict[int, list[Any]] = {}
+        self._parts: dict[int, tuple[Splitter, list[bytes]]] = {}
         self._error_sinks: list[tuple[range, dict[int, str]]] = []
         self._hello: asyncio.Future[None] = self._loop.create_future()
         self._tasks: list[asyncio.Task[None]] = []
@@ -102,9 +108,10 @@ class Session:
         await self._hello
         features = await self.request(codec.encode(codec.features_request(), self.next_xid()))
         self.datapath_id = f"{features.datapath_id:016x}"
-        for port in await self.multipart(codec.port_desc_request()):
-            if codec.is_physical(port.port_no):
-                self.ports[port.port_no] = codec.port_state(port)
+        for entry in await self.multipart(codec.port_desc_request(), readback.port_entries):
+            number = readback.port_number(entry)
+            if readback.is_physical(number):
+                self.ports[number] = readback.port_state(entry)
 
     def close(self, reason: str) -> None:
         """Drop the connection and fail whatever waits on it; idempotent."""
@@ -168,13 +175,15 @@ class Session:
         finally:
             self._pending.pop(xid, None)
 
-    async def multipart(self, msg: Any) -> list[Any]:
-        """All entries of a multipart reply (over as many messages as the switch sends)."""
+    async def multipart(self, msg: Any, split: Splitter) -> list[bytes]:
+        """The raw entries of the multipart reply to `msg`, over as many messages as the
+        switch sends; `split` (from `readback`) cuts a message body into entries."""
         xid = self.next_xid()
-        self._parts[xid] = []
+        entries: list[bytes] = []
+        self._parts[xid] = (split, entries)
         try:
             await self.request(codec.encode(msg, xid))
-            return self._parts[xid]
+            return entries
         finally:
             self._parts.pop(xid, None)
 
@@ -229,9 +238,9 @@ class Session:
         elif kind in _REPLY_TYPES:
             self._resolve(header.xid, codec.decode(header, raw))
         elif kind == _MULTIPART_REPLY:
-            self._on_multipart(header, codec.decode(header, raw))
+            self._on_multipart(header, raw)
         elif kind == _PORT_STATUS:
-            self._on_port_status(codec.decode(header, raw))
+            self._on_port_status(raw)
         elif kind == _PACKET_IN:
             msg = codec.decode(header, raw)
             reason = codec.packet_in_reason(msg.reason)
@@ -262,23 +271,30 @@ class Session:
                 return
         log.warning("switch %s: error %s for message xid %d", self.datapath_id, reason, header.xid)
 
-    def _on_multipart(self, header: Header, msg: Any) -> None:
-        parts = self._parts.get(header.xid)
-        if parts is None:
+    def _on_multipart(self, header: Header, raw: bytes) -> None:
+        waiting = self._parts.get(header.xid)
+        if waiting is None:
             return
-        parts.extend(msg.body)
-        if not msg.flags & codec.MULTIPART_REPLY_MORE:
-            self._resolve(header.xid, parts)
+        if header.length < _MULTIPART_REPLY_SIZE:
+            raise ProtocolError(f"multipart reply of {header.length} bytes")
+        split, entries = waiting
+        _, flags = _MULTIPART_HEADER.unpack_from(raw, wire.HEADER.size)
+        entries.extend(split(raw[_MULTIPART_REPLY_SIZE:]))
+        if not flags & _MULTIPART_REPLY_MORE:
+            self._resolve(header.xid, entries)
 
-    def _on_port_status(self, msg: Any) -> None:
-        if not codec.is_physical(msg.desc.port_no):
+    def _on_port_status(self, raw: bytes) -> None:
+        if len(raw) < _PORT_STATUS_SIZE:
+            raise ProtocolError(f"port status of {len(raw)} bytes")
+        number = readback.port_number(raw[16:])
+        if not readback.is_physical(number):
             return
-        port = codec.port_state(msg.desc)
-        if msg.reason == _OFPPR_DELETE:
-            self.ports.pop(port.number or 0, None)
+        port = readback.port_state(raw[16:])
+        if raw[8] == _OFPPR_DELETE:
+            self.ports.pop(number, None)
             port = port.model_copy(update={"status": OperStatus.DOWN})
         else:
-            self.ports[msg.desc.port_no] = port
+            self.ports[number] = port
         self._emit(self, PortChanged(port))
 
     async def _keepalive(self) -> None:

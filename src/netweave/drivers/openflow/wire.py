@@ -122,7 +122,7 @@ def peer_supports_13(version: int, body: bytes) -> bool:
 # --- match -----------------------------------------------------------------------------
 
 _OXM_CLASS: Final = 0x8000
-_OXM_FIELDS: Final[dict[str, tuple[int, int]]] = {  # name -> (field number, value size)
+OXM_FIELDS: Final[dict[str, tuple[int, int]]] = {  # name -> (field number, value size)
     "in_port": (0, 4),
     "metadata": (2, 8),
     "eth_dst": (3, 6),
@@ -157,7 +157,7 @@ def _oxm_header(field: int, size: int, masked: bool) -> bytes:
 
 _OXM_HEADERS: Final = {  # name -> (header, header when masked, value size)
     name: (_oxm_header(field, size, False), _oxm_header(field, 2 * size, True), size)
-    for name, (field, size) in _OXM_FIELDS.items()
+    for name, (field, size) in OXM_FIELDS.items()
 }
 
 
