@@ -222,3 +222,25 @@ def test_export_reimports_to_the_same_topology(inventory: Inventory, tmp_path: P
         assert copy.export_topology() == inventory.export_topology()
     finally:
         other.close()
+
+
+def test_reimport_may_move_links_to_other_ports(inventory: Inventory) -> None:
+    inventory.load_topology(
+        "devices: [{name: s1}, {name: s2}, {name: s3}]\n"
+        "links: [{name: l1, a: {device: s1, port: p1}, b: {device: s2, port: p1}}]\n"
+    )
+    result = inventory.load_topology(
+        "links:\n"
+        "  - {name: l2, a: {device: s1, port: p1}, b: {device: s3, port: p1}}\n"
+        "  - {name: l1, a: {device: s1, port: p2}, b: {device: s2, port: p1}}\n"
+    )
+    assert (result.links.created, result.links.updated) == (1, 1)
+    assert inventory.get_link("l1").a.endpoint_id == endpoint_id("s1", "p2")
+    assert inventory.get_link("l2").a.endpoint_id == endpoint_id("s1", "p1")
+    with pytest.raises(Conflict) as error:
+        inventory.load_topology(
+            "links: [{name: l3, a: {device: s1, port: p1}, b: {device: s3, port: p2}}]\n"
+        )
+    assert (
+        problem_of(error) == "links[0].a.endpoint (line 1): port 'p1' is already used by link 'l2'"
+    )

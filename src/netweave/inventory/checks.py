@@ -47,18 +47,26 @@ def lock(repo: Repository, port: Endpoint) -> None:
     repo.endpoints.update(port)
 
 
-def claim_ports(repo: Repository, ports: dict[str, Endpoint], link_name: str) -> None:
-    """Lock `ports` for the link `link_name`, refusing any that another link uses."""
-    for port in ports.values():
+def port_users(repo: Repository) -> dict[str, str]:
+    """The name of the link on each linked port, by port id."""
+    users: dict[str, str] = {}
+    for link in repo.links.list():
+        users[link.a.endpoint_id] = users[link.b.endpoint_id] = link.name
+    return users
+
+
+def claim_ports(
+    repo: Repository, ports: dict[str, Endpoint], link_name: str, users: dict[str, str]
+) -> None:
+    """Lock `ports` (by end) for the link `link_name`, refusing any that another link
+    uses according to `users` (see `port_users`)."""
+    for end, port in ports.items():
         lock(repo, port)
-    for link in resolve.links_using(repo, {p.id for p in ports.values()}):
-        if link.name == link_name:
-            continue
-        for end, port in ports.items():
-            if port.id in (link.a.endpoint_id, link.b.endpoint_id):
-                raise Conflict(
-                    f"{end}.endpoint", f"port {port.name!r} is already used by link {link.name!r}"
-                )
+        user = users.get(port.id, link_name)
+        if user != link_name:
+            raise Conflict(
+                f"{end}.endpoint", f"port {port.name!r} is already used by link {user!r}"
+            )
 
 
 def check_port_number(repo: Repository, endpoint: Endpoint) -> None:

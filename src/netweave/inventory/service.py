@@ -162,7 +162,7 @@ class Inventory:
             name = spec.name or f"{dev_a.name}:{port_a.name}--{dev_b.name}:{port_b.name}"
             if tx.links.find_by_name(name) is not None:
                 raise Conflict("name", f"link {name!r} already exists")
-            checks.claim_ports(tx, {"a": port_a, "b": port_b}, name)
+            checks.claim_ports(tx, {"a": port_a, "b": port_b}, name, checks.port_users(tx))
             link = Link(
                 id=link_id(name),
                 name=name,

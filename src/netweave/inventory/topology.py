@@ -77,9 +77,11 @@ def apply_descriptor(tx: Repository, descriptor: TopologyDescriptor) -> ImportRe
     for index, spec in enumerate(descriptor.devices):
         _at(("devices", index), _address_host, spec, devices[spec.name], ports)
     written = ports.write(result.endpoints)
+    declared = {link.effective_name for link in descriptor.links}  # their ends may move
+    users = {port: user for port, user in checks.port_users(tx).items() if user not in declared}
     for index, link in enumerate(descriptor.links):
         ends = {end: written[key] for end, key in link_ports[index].items()}
-        _at(("links", index), _upsert_link, tx, link, ends, result.links)
+        _at(("links", index), _upsert_link, tx, link, ends, users, result.links)
     return result
 
 
@@ -257,16 +259,22 @@ def _address_host(spec: DeviceSpec, device: Device, ports: _Ports) -> None:
 
 
 def _upsert_link(
-    tx: Repository, spec: LinkSpec, ends: dict[str, Endpoint], counts: ImportCounts
+    tx: Repository,
+    spec: LinkSpec,
+    ends: dict[str, Endpoint],
+    users: dict[str, str],
+    counts: ImportCounts,
 ) -> Link:
+    """Create or update one link; `users` (port id -> link name) records its ports."""
     name = spec.effective_name
     if ends["a"].id == ends["b"].id:
         raise Invalid("b", "is the same port as a: a link joins two different ports")
-    checks.claim_ports(tx, ends, name)
+    checks.claim_ports(tx, ends, name, users)
     declared = {
         end: EndpointRef(device_id=port.device_id, endpoint_id=port.id)
         for end, port in ends.items()
     } | spec.model_dump(include={"capacity_bps", "latency_ms", "cost"})
+    users[ends["a"].id] = users[ends["b"].id] = name
     return _upsert(tx.links, Link, link_id(name), name, declared, counts)
 
 
