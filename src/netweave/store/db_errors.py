@@ -42,7 +42,8 @@ def conflict(exc: IntegrityError, kind: str) -> ConflictError:
     if not columns:
         return ConflictError(kind, f"constraint violated: {exc.orig}", field="")
     field = "name" if "name" in columns else columns[-1]
-    return ConflictError(kind, f"{field} already exists (written concurrently)", field=field)
+    reason = " ".join(str(exc.orig).split())
+    return ConflictError(kind, f"{field} already exists ({reason})", field=field)
 
 
 def translate(exc: DBAPIError, kind: str = "store") -> StoreError | None:

@@ -1,17 +1,20 @@
 """Config rules: many small rows, written and read in bulk by the reconcilers.
 
 Rows are built straight from the model's fields (``value`` as JSON text, no pydantic
-round trip); batches go in chunks through one prepared statement (executemany).
+round trip); new rules go in with COPY on PostgreSQL, elsewhere in chunks through one
+prepared statement (executemany).
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+import psycopg
 from pydantic_core import from_json, to_json
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from netweave.model import ConfigRule, RuleStatus
 from netweave.store.changes import Change, Journal, Op
@@ -133,12 +136,32 @@ class RuleCollection:
     def add_many(self, rules: Sequence[ConfigRule]) -> None:
         """Insert new rules; a duplicate id fails the transaction with ConflictError(id)."""
         self._journal.check_writable()
+        with conflicts_as(self.kind):
+            if self._conn.dialect.name == "postgresql":
+                self._copy(rules)
+            else:
+                self._insert(rules)
+        self._journal.changes.extend(Change(self.kind, Op.CREATED, rule) for rule in rules)
+
+    def _insert(self, rules: Sequence[ConfigRule]) -> None:
+        """executemany of one prepared INSERT, in chunks."""
         statement = insert(config_rules).compile(dialect=self._conn.dialect)
         row = _values if statement.positional else _row
-        with conflicts_as(self.kind):
-            for chunk in _chunks(rules):
-                self._conn.exec_driver_sql(str(statement), [row(rule) for rule in chunk])
-        self._journal.changes.extend(Change(self.kind, Op.CREATED, rule) for rule in rules)
+        for chunk in _chunks(rules):
+            self._conn.exec_driver_sql(str(statement), [row(rule) for rule in chunk])
+
+    def _copy(self, rules: Sequence[ConfigRule]) -> None:
+        """PostgreSQL's COPY, several times faster than INSERTs; its errors are wrapped
+        like SQLAlchemy's own, so the usual translation applies."""
+        quote = self._conn.dialect.identifier_preparer.quote
+        sql = f"COPY config_rules ({', '.join(map(quote, _COLUMNS))}) FROM STDIN"
+        dbapi_conn = cast("psycopg.Connection[Any]", self._conn.connection.driver_connection)
+        try:
+            with dbapi_conn.cursor() as cursor, cursor.copy(sql) as copy:
+                for rule in rules:
+                    copy.write_row(_values(rule))
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
     def put(self, rule: ConfigRule) -> ConfigRule:
         """Insert or replace one rule."""
