@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -60,15 +61,20 @@ def shortest(
     return Route(nodes, arcs)
 
 
-def distances(digraph: Digraph, graph: Graph, origin: int, weight: Weight) -> list[float]:
-    """Weight of the lightest route from `origin` to every node (inf when there is none).
+def costs_to(digraph: Digraph, graph: Graph, target: int) -> array[float]:
+    """The least cost from every node to `target` (inf when there is none).
 
-    `graph` is `digraph.graph` or a filtered copy of it.
+    `graph` is `digraph.graph` (not split) or a filtered copy of it. One Dijkstra from the
+    target's mirror image in the same graph does it, as if every arc were turned round.
     """
-    found = [math.inf] * len(digraph.node_device)
-    found[origin] = 0.0
-    for node, length in rx.digraph_dijkstra_shortest_path_lengths(graph, origin, weight).items():
-        found[node] = length
+    mirror = digraph.mirror
+    found = array("d", [math.inf]) * len(mirror)
+    found[target] = 0.0
+    lengths = rx.digraph_dijkstra_shortest_path_lengths(
+        graph, mirror[target], digraph.arc_cost.__getitem__
+    )
+    for node, length in lengths.items():
+        found[mirror[node]] = length
     return found
 
 

@@ -16,8 +16,8 @@ from netweave.pathcomp._digraph import Digraph, LinkAttrs, build_digraph
 from netweave.pathcomp._search import (
     Graph,
     Route,
+    costs_to,
     disjoint_pair,
-    distances,
     k_shortest,
     shortest,
 )
@@ -176,12 +176,7 @@ class PathGraph:
         return graph
 
     def _exact_costs_to(self, keep: _Filter, target: int) -> array[float]:
-        """The least cost from every node of the filtered plain graph to `target`."""
-        plain = self._plain
-        mirrored = distances(
-            plain, self._graph(keep), plain.mirror[target], plain.arc_cost.__getitem__
-        )
-        return array("d", [mirrored[image] for image in plain.mirror])
+        return costs_to(self._plain, self._graph(keep), target)
 
     @cached_property
     def _split(self) -> Digraph:
