@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegative
 from netweave.model.common import Name
 from netweave.model.inventory import DeviceType, Mac
 
-
 _DATAPATH_ID = re.compile(r"^[0-9a-f]{1,16}$")
 
 
