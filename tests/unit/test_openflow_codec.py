@@ -165,7 +165,7 @@ def test_flow_decodes_back_to_the_same_rule(
     decoded = readback.flow_entry(entry)
     assert (decoded.rule, decoded.cookie) == (rule, COOKIE)
     assert canonical_value(decoded.rule) == canonical_value(rule)
-    assert decoded.stats.key == rule_key(rule)
+    assert decoded.stats().key == rule_key(rule)
     # os-ken reads the same entry the same way
     reply = struct.pack("!HH4x", ofp.OFPMP_FLOW, 0) + entry
     raw = struct.pack("!BBHI", 4, ofp.OFPT_MULTIPART_REPLY, 8 + len(reply), 1) + reply

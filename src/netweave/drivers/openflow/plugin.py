@@ -8,6 +8,7 @@ session replaces the old one, `DeviceStatusChanged` reports ``down`` and ``up``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -162,7 +163,7 @@ class OpenFlowDriver:
             )
         except (SessionClosedError, TimeoutError) as exc:
             raise self._unreachable(exc) from exc
-        return [entry.stats for entry in self._readable(readback.flow_entry, entries)]
+        return [entry.stats() for entry in self._readable(readback.flow_entry, entries)]
 
     async def port_stats(self) -> list[PortStats]:
         """Counters of every port of the switch (reserved ports excluded)."""
@@ -218,12 +219,12 @@ class OpenFlowDriver:
         )
         groups = await session.multipart(codec.group_desc_request(), readback.table_entries)
         meters = await session.multipart(codec.meter_config_request(), readback.table_entries)
-        typed: list[OpenFlowRule] = [
-            *(flow.rule for flow in self._readable(readback.flow_entry, flows)),
-            *self._readable(readback.group_rule, groups),
-            *self._readable(readback.meter_rule, meters),
+        typed: list[Iterator[OpenFlowRule]] = [  # streamed: each typed rule dies young
+            (flow.rule for flow in self._readable(readback.flow_entry, flows)),
+            self._readable(readback.group_rule, groups),
+            self._readable(readback.meter_rule, meters),
         ]
-        return {rule_key(rule): canonical_value(rule) for rule in typed}
+        return {rule_key(rule): canonical_value(rule) for rule in itertools.chain(*typed)}
 
     def _readable(self, read: Callable[[bytes], T], entries: list[bytes]) -> Iterator[T]:
         """The entries netweave can express; others (changed behind our back, or not

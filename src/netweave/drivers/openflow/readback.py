@@ -95,7 +95,20 @@ class FlowEntry(NamedTuple):
 
     rule: FlowRule
     cookie: int
-    stats: FlowStats
+    packets: int
+    bytes: int
+    duration_s: float
+
+    def stats(self) -> FlowStats:
+        rule = self.rule
+        return FlowStats(
+            key=rule_key(rule),
+            table_id=rule.table_id,
+            priority=rule.priority,
+            packets=self.packets,
+            bytes=self.bytes,
+            duration_s=self.duration_s,
+        )
 
 
 def flow_entry(entry: bytes) -> FlowEntry:
@@ -123,16 +136,7 @@ def flow_entry(entry: bytes) -> FlowEntry:
             (value["meter_id"],) = struct.unpack_from("!I", body)
         else:
             raise ValueError(f"instruction type {kind} is not one netweave installs")
-    rule = FlowRule.model_validate(value)
-    stats = FlowStats(
-        key=rule_key(rule),
-        table_id=table,
-        priority=priority,
-        packets=packets,
-        bytes=count,
-        duration_s=seconds + nanos / 1e9,
-    )
-    return FlowEntry(rule, cookie, stats)
+    return FlowEntry(FlowRule.model_validate(value), cookie, packets, count, seconds + nanos / 1e9)
 
 
 def group_rule(entry: bytes) -> GroupRule:
