@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ from netweave.drivers.openflow.session import Session, SwitchError
 from netweave.model import ConfigRule
 
 _CHUNK = 1024  # bundle-adds written per drain
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,7 +90,7 @@ def _prepare(session: Session, rules: Sequence[ConfigRule], *, delete: bool) -> 
     return invalid if invalid.errors else batch
 
 
-def results(rules: Sequence[ConfigRule], outcome: _Outcome) -> list[RuleResult]:
+def _results(rules: Sequence[ConfigRule], outcome: _Outcome) -> list[RuleResult]:
     """One result per rule: the failing ones carry their reason, the others why aborted."""
     if outcome.ok:
         with _paused_gc():
@@ -126,25 +128,25 @@ def _paused_gc() -> Iterator[None]:
 async def apply(session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
     batch = _prepare(session, rules, delete=False)
     if isinstance(batch, _Outcome):
-        return results(rules, batch)
+        return _results(rules, batch)
     undo: list[bytes] = []
     outcome = await _set_meters(session, batch.meters, undo)
     if outcome.ok:
         outcome = await _bundle(session, batch, [*batch.groups, *batch.flows])
     if not outcome.ok and undo:
-        await _send_all(session, undo)
-    return results(rules, outcome)
+        await _restore(session, undo)
+    return _results(rules, outcome)
 
 
 async def delete(session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
     batch = _prepare(session, rules, delete=True)
     if isinstance(batch, _Outcome):
-        return results(rules, batch)
+        return _results(rules, batch)
     outcome = await _bundle(session, batch, [*batch.flows, *batch.groups])
     if outcome.ok:
         deletes = [(i, wire.meter_mod(m, 0, wire.OFPMC_DELETE)) for i, m in batch.meters]
         outcome = await _unbundled(session, deletes)
-    return results(rules, outcome)
+    return _results(rules, outcome)
 
 
 async def _bundle(session: Session, batch: _Batch, messages: list[bytes]) -> _Outcome:
@@ -212,7 +214,8 @@ async def _unbundled(session: Session, messages: list[tuple[int, bytes]]) -> _Ou
     return _Outcome(errors={messages[xid - xids.start][0]: r for xid, r in errors.items()})
 
 
-async def _send_all(session: Session, messages: list[bytes]) -> None:
+async def _restore(session: Session, messages: list[bytes]) -> None:
+    """Put the meters a failed batch changed back; what cannot be is left to resync."""
     outcome = await _unbundled(session, list(enumerate(messages)))
     if not outcome.ok:
-        raise SwitchError(f"could not restore meters: {outcome.errors}")
+        log.warning("switch %s: meters not restored: %s", session.datapath_id, outcome.errors)
