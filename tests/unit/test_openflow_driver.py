@@ -264,6 +264,17 @@ async def test_a_meter_already_present_is_modified_and_restored_on_failure(
     assert (await driver.get_state()).rules[faster.key] == faster.value
 
 
+async def test_a_switch_refusing_bundles_fails_the_batch_with_its_reason(
+    driver: OpenFlowDriver, switch: FakeSwitch
+) -> None:
+    switch.bundles = False
+    results = await driver.apply([in_port_flow(1, 2)])
+    assert (
+        results[0].error
+        == "batch aborted (bundle refused: OFPET_BAD_REQUEST/OFPBRC_BAD_EXPERIMENTER)"
+    )
+
+
 async def test_invalid_payloads_and_keys_fail_without_touching_the_switch(
     driver: OpenFlowDriver, switch: FakeSwitch
 ) -> None:

@@ -156,7 +156,10 @@ async def _bundle(session: Session, batch: _Batch, messages: list[bytes]) -> _Ou
     outcome = _Outcome()
     with session.collect_errors(batch.xids) as errors:
         opening = wire.bundle_control(batch.bundle_id, wire.BUNDLE_OPEN, session.next_xid())
-        await session.request(opening)
+        try:
+            await session.request(opening)
+        except SwitchError as exc:  # e.g. a switch without the ONF bundle extension
+            return _Outcome(failure=f"bundle refused: {exc}")
         for start in range(0, len(messages), _CHUNK):
             session.send(b"".join(messages[start : start + _CHUNK]))
             await session.drain()

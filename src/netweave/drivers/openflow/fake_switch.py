@@ -31,7 +31,7 @@ _MULTIPART_REPLY: Final = 19
 _MULTIPART_REPLY_MORE: Final = 1
 _BARRIER_REPLY: Final = 21
 _MP_FLOW, _MP_PORT_STATS, _MP_GROUP_DESC, _MP_METER_CONFIG, _MP_PORT_DESC = 1, 4, 7, 10, 13
-_OFPET_BAD_REQUEST, _OFPBRC_BAD_TYPE = 1, 1
+_OFPET_BAD_REQUEST, _OFPBRC_BAD_TYPE, _OFPBRC_BAD_EXPERIMENTER = 1, 1, 3
 _OFPET_METER_MOD_FAILED, _OFPMMFC_METER_EXISTS, _OFPMMFC_UNKNOWN_METER = 12, 1, 3
 _OFPET_EXPERIMENTER: Final = 0xFFFF
 _ONFERR_ET_BUNDLE_CLOSED: Final = 2304
@@ -78,6 +78,7 @@ class FakeSwitch:
         self.packets_out: list[bytes] = []
         self.message_types: list[int] = []
         self.answer_echo = True
+        self.bundles = True  # False: refuse the ONF bundle extension, as non-OVS switches do
         self._refusals: list[_Refusal] = []
         self._bundles: dict[int, list[bytes]] = {}
         self._writer: asyncio.StreamWriter | None = None
@@ -222,8 +223,8 @@ class FakeSwitch:
 
     def _bundle(self, xid: int, raw: bytes) -> None:
         experimenter, exp_type, bundle_id = struct.unpack_from("!III", raw, 8)
-        if experimenter != wire.ONF_EXPERIMENTER_ID:
-            self._error(xid, _OFPET_BAD_REQUEST, _OFPBRC_BAD_TYPE, raw)
+        if experimenter != wire.ONF_EXPERIMENTER_ID or not self.bundles:
+            self._error(xid, _OFPET_BAD_REQUEST, _OFPBRC_BAD_EXPERIMENTER, raw)
             return
         if exp_type == wire.ONF_ET_BUNDLE_ADD_MESSAGE:
             inner = raw[24:]
