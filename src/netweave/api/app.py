@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from netweave import __version__
@@ -9,15 +12,30 @@ from netweave.api.errors import install_error_handlers
 from netweave.api.routes_inventory import router as inventory_routes
 from netweave.api.routes_topology import router as topology_routes
 from netweave.bus import EventBus
+from netweave.controller.runtime import Controller
 from netweave.inventory import Inventory
 from netweave.store import Store
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(store: Store, bus: EventBus) -> FastAPI:
-    """The netweave REST API over `store`, publishing events on `bus`."""
-    app = FastAPI(title="netweave", version=__version__, summary="Open SDN controller API")
+def create_app(store: Store, bus: EventBus, controller: Controller | None = None) -> FastAPI:
+    """The netweave REST API over `store`, publishing events on `bus`; the `controller`,
+    when given, runs as long as the app does."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if controller is not None:
+            await controller.start()
+        try:
+            yield
+        finally:
+            if controller is not None:
+                await controller.stop()
+
+    app = FastAPI(
+        title="netweave", version=__version__, summary="Open SDN controller API", lifespan=lifespan
+    )
     app.state.inventory = Inventory(store, bus)
     install_error_handlers(app)
     app.include_router(inventory_routes, prefix=API_PREFIX)

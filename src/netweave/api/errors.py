@@ -8,23 +8,43 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from netweave.inventory import InventoryError
 
 
-def error_body(error: InventoryError) -> dict[str, Any]:
-    detail = []
-    for problem in error.problems:
-        item: dict[str, Any] = {"loc": list(problem.loc), "msg": problem.msg, "type": error.code}
-        if problem.line is not None:
-            item["line"] = problem.line
-        detail.append(item)
-    return {"detail": detail}
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    line: int | None = None
+
+
+class ErrorBody(BaseModel):
+    detail: list[ErrorItem]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body could not be read (not JSON, not UTF-8)"},
+    404: {"model": ErrorBody, "description": "Not found: the field names what is missing"},
+    409: {"model": ErrorBody, "description": "Conflict with what is stored"},
+    503: {"model": ErrorBody, "description": "Too many concurrent writes; retry"},
+}
+
+
+def error_body(error: InventoryError) -> ErrorBody:
+    return ErrorBody(
+        detail=[
+            ErrorItem(loc=list(p.loc), msg=p.msg, type=error.code, line=p.line)
+            for p in error.problems
+        ]
+    )
 
 
 async def _inventory_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InventoryError)
-    return JSONResponse(error_body(exc), status_code=exc.status)
+    body = error_body(exc).model_dump(mode="json", exclude_none=True)
+    return JSONResponse(body, status_code=exc.status)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from netweave.api.deps import InventoryDep
+from netweave.api.errors import ERROR_RESPONSES
 from netweave.inventory import (
     DeviceCreate,
     DeviceUpdate,
@@ -19,7 +20,7 @@ from netweave.inventory import (
 )
 from netweave.model import Device, Endpoint, Link, Service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 CREATED = status.HTTP_201_CREATED
 DELETED = status.HTTP_204_NO_CONTENT
 

@@ -8,10 +8,11 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from netweave.api.deps import InventoryDep
+from netweave.api.errors import ERROR_RESPONSES, ErrorBody
 from netweave.inventory import ImportResult, dump_descriptor
 from netweave.model import Topology, TopologyDescriptor
 
-router = APIRouter(tags=["topology"])
+router = APIRouter(tags=["topology"], responses=ERROR_RESPONSES)
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 JSON_TYPES = frozenset({"application/json", ""})
 _DESCRIPTOR_BODY = {
@@ -30,7 +31,14 @@ def get_topology(inventory: InventoryDep) -> Topology:
     return inventory.topology()
 
 
-@router.post("/topology", openapi_extra=_DESCRIPTOR_BODY)
+@router.post(
+    "/topology",
+    openapi_extra=_DESCRIPTOR_BODY,
+    responses={
+        415: {"description": "Neither JSON nor YAML"},
+        422: {"model": ErrorBody, "description": "Each problem with its path and line"},
+    },
+)
 async def import_topology(request: Request, inventory: InventoryDep) -> ImportResult:
     """Import a descriptor (JSON, or YAML with content-type application/yaml): all of
     it, or nothing when any part is wrong."""
