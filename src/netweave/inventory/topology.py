@@ -65,8 +65,8 @@ def apply_descriptor(tx: Repository, descriptor: TopologyDescriptor) -> ImportRe
     }
     ports = _Ports(tx)
     for index, spec in enumerate(descriptor.devices):
-        for number, port in enumerate(spec.ports):
-            ports.declare(devices[spec.name], port, ("devices", index, "ports", number))
+        for position, port in enumerate(spec.ports):
+            ports.declare(devices[spec.name], port, ("devices", index, "ports", position))
     link_ports = [
         {
             end: ports.ensure(_link_device(tx, devices, link, end, index), getattr(link, end).port)
@@ -94,16 +94,16 @@ def _at(loc: Loc, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -
 
 
 def _check_unique_names(descriptor: TopologyDescriptor) -> None:
-    def first_duplicate(names: list[str], where: tuple[str | int, ...]) -> None:
+    def refuse_duplicates(names: list[str], where: tuple[str | int, ...]) -> None:
         for name, count in Counter(names).items():
             if count > 1:
                 index = len(names) - 1 - names[::-1].index(name)
                 raise Invalid((*where, index, "name"), f"{name!r} is declared {count} times")
 
-    first_duplicate([d.name for d in descriptor.devices], ("devices",))
+    refuse_duplicates([d.name for d in descriptor.devices], ("devices",))
     for index, device in enumerate(descriptor.devices):
-        first_duplicate([p.name for p in device.ports], ("devices", index, "ports"))
-    first_duplicate([link.effective_name for link in descriptor.links], ("links",))
+        refuse_duplicates([p.name for p in device.ports], ("devices", index, "ports"))
+    refuse_duplicates([link.effective_name for link in descriptor.links], ("links",))
 
 
 def _upsert(
