@@ -22,6 +22,7 @@ from netweave.bus import InProcessBus
 from netweave.cli import render
 from netweave.cli.client import ApiClient, ApiError, ServerUnreachable
 from netweave.cli.lab import app as lab_app
+from netweave.controller.runtime import Controller, ControllerSettings
 from netweave.inventory import (
     DeviceCreate,
     ImportResult,
@@ -123,9 +124,22 @@ def serve(
     topology: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="descriptor to load first")
     ] = None,
+    openflow: Annotated[
+        bool, typer.Option(help="listen for OpenFlow switches (off: API and store only)")
+    ] = True,
+    openflow_host: str = "127.0.0.1",
+    openflow_port: int = 6653,
+    forwarding: Annotated[
+        bool, typer.Option(help="shortest-path forwarding between discovered hosts")
+    ] = False,
 ) -> None:
     """Run the controller and its REST API."""
-    web = create_app(Store.open(db), InProcessBus())
+    store = Store.open(db)
+    settings = ControllerSettings(
+        openflow_host=openflow_host, openflow_port=openflow_port, forwarding=forwarding
+    )
+    controller = Controller(store, settings) if openflow else None
+    web = create_app(store, InProcessBus(), controller)
     if topology is not None:
         try:
             result = inventory_of(web).load_topology(topology.read_text(), topology.name)
