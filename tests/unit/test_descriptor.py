@@ -14,7 +14,7 @@ from netweave.inventory import (
     dump_descriptor,
     load_descriptor,
 )
-from netweave.model import OperStatus, Topology
+from netweave.model import DeviceSpec, OperStatus, Topology, TopologyDescriptor
 from netweave.model.ids import device_id, endpoint_id, link_id
 from netweave.store import Store
 
@@ -244,3 +244,14 @@ def test_reimport_may_move_links_to_other_ports(inventory: Inventory) -> None:
     assert (
         problem_of(error) == "links[0].a.endpoint (line 1): port 'p1' is already used by link 'l2'"
     )
+
+
+def test_openflow_switches_get_the_labs_datapath_id(store: Store) -> None:
+    inventory = Inventory(store, InProcessBus())
+    named = DeviceSpec(name="s7", drivers=["openflow"])
+    inventory.import_topology(TopologyDescriptor(devices=[named]))
+    assert inventory.get_device("s7").attributes["datapath_id"] == named.datapath_id
+    bad = DeviceSpec(name="s8", drivers=["openflow"], attributes={"datapath_id": "zz"})
+    with pytest.raises(InventoryError) as caught:
+        inventory.import_topology(TopologyDescriptor(devices=[bad]))
+    assert "devices[0].attributes.datapath_id" in str(caught.value)

@@ -136,6 +136,12 @@ def _upsert_device(tx: Repository, spec: DeviceSpec, counts: ImportCounts) -> De
     attributes = dict(spec.attributes)
     if spec.gateway is not None:
         attributes[GATEWAY_ATTRIBUTE] = spec.gateway
+    if spec.type == DeviceType.SWITCH and "openflow" in spec.drivers:
+        # The id the lab gives the bridge, so the OpenFlow driver finds the switch.
+        try:
+            attributes["datapath_id"] = spec.datapath_id
+        except ValueError as exc:
+            raise Invalid(("attributes", "datapath_id"), str(exc)) from None
     declared = {
         "type": spec.type,
         "drivers": spec.drivers,
