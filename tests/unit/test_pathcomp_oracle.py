@@ -10,6 +10,8 @@ import pytest
 
 from netweave.model import Device, DeviceType, EndpointRef, Link
 from netweave.pathcomp import Constraint, NoPathError, Path, PathGraph, PathRequest
+from netweave.pathcomp._digraph import LinkAttrs, build_digraph
+from netweave.pathcomp._landmarks import Landmarks
 
 GBPS = 10**9
 SEEDS = [*range(50), 302]  # 302: a backup would reuse a zero-cost link the other way
@@ -122,6 +124,30 @@ def test_filtered_k_shortest_costs_match_networkx_on_the_filtered_graph(seed: in
         for path in paths:
             assert_valid(net, path, src, dst)
             assert excluded not in path.device_ids
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_landmark_bounds_are_consistent_lower_bounds(seed: int) -> None:
+    rng = random.Random(seed)
+    size = 30
+    is_host = [i < 4 for i in range(size)]  # a few hosts; sparse, so often disconnected
+    links = {
+        i: LinkAttrs(*rng.sample(range(size), 2), rng.randint(0, 9), 0.0, 0) for i in range(40)
+    }
+    digraph = build_digraph(is_host, links, split_all=False)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(digraph.node_device)))
+    for tail, head, cost in zip(digraph.arc_tail, digraph.arc_head, digraph.arc_cost, strict=True):
+        if not graph.has_edge(tail, head) or graph[tail][head]["cost"] > cost:
+            graph.add_edge(tail, head, cost=cost)
+    landmarks = Landmarks(digraph, digraph.graph)
+    for target in range(len(digraph.node_device)):
+        estimate = landmarks.estimate_to(target)
+        exact = nx.single_source_dijkstra_path_length(graph.reverse(), target, weight="cost")
+        for node in graph:
+            assert 0.0 <= estimate(node) <= exact.get(node, float("inf"))
+        for tail, head, cost in graph.edges(data="cost"):
+            assert estimate(tail) <= cost + estimate(head)
 
 
 def best_disjoint_pair_cost(oracle: nx.Graph, src: str, dst: str, node: bool) -> float | None:

@@ -79,20 +79,27 @@ def costs_to(digraph: Digraph, graph: Graph, target: int) -> array[float]:
 
 
 def k_shortest(
-    digraph: Digraph, graph: Graph, source: int, target: int, estimate: Estimate
+    digraph: Digraph,
+    graph: Graph,
+    source: int,
+    target: int,
+    estimate: Estimate,
+    exact_estimate: Callable[[], Estimate],
 ) -> Iterator[Route]:
     """Simple routes by increasing cost (Yen's algorithm), lazily, until there are no more.
 
-    Every search runs A* guided by `estimate`, a consistent lower bound of the cost from
-    a node to `target`: the exact cost in `graph` is one, and stays one in the spur
-    graphs, which only lose arcs and nodes. Spur searches start where a route left its
-    parent (Lawler), and one copy of `graph` serves all spurs of a route.
+    Every search runs A*: the first guided by `estimate`, the spur searches by the one
+    `exact_estimate()` returns once a second route is asked for. Both must be consistent
+    lower bounds of the cost from a node to `target` in `graph`; an exact one stays one
+    in the spur graphs, which only lose arcs and nodes. Spur searches start where a route
+    left its parent (Lawler), and one copy of `graph` serves all spurs of a route.
     """
     weight = digraph.arc_cost.__getitem__
     route = shortest(graph, source, target, weight, estimate)
     if route is None:
         return
     yield route
+    estimate = exact_estimate()
     accepted: list[Route] = []
     seen = {route.arcs}
     candidates: list[tuple[tuple[float, int, tuple[int, ...]], int, Route]] = []

@@ -13,6 +13,7 @@ import rustworkx as rx
 
 from netweave.model import Device, DeviceType, Disjointness, Link, OperStatus, Topology
 from netweave.pathcomp._digraph import Digraph, LinkAttrs, build_digraph
+from netweave.pathcomp._landmarks import Landmarks
 from netweave.pathcomp._search import (
     Graph,
     Route,
@@ -46,9 +47,9 @@ class PathGraph:
     start or end a path but never carry one. Costs, latencies and bandwidths are read
     from the links; a link's usable bandwidth is its `unreserved_bps`.
 
-    Paths are searched with A*, guided by the exact cost to the destination in this
-    snapshot (one Dijkstra the first time a destination is asked for, then cached), so
-    repeated destinations and further paths are cheap.
+    Paths are searched with A*: the first one of a request guided by landmark bounds
+    (16 Dijkstras when the graph is built), further paths and disjoint pairs by the
+    exact cost to the destination (one Dijkstra per destination and filter, cached).
 
     `search_limit` bounds the search under `max_latency_ms`/`max_hops`: at most that many
     simple paths are examined in order of cost. If fewer than `k` of them qualify, the
@@ -81,6 +82,7 @@ class PathGraph:
             if link.status is not OperStatus.DOWN and link.a.device_id != link.b.device_id
         }
         self._plain = build_digraph(self._is_host, self._links, split_all=False)
+        self._landmarks = Landmarks(self._plain, self._plain.graph)
         self._graph = lru_cache(maxsize=GRAPHS_CACHED)(self._filtered_graph)
         self._costs_to = lru_cache(maxsize=COSTS_TO_CACHED)(self._exact_costs_to)
 
@@ -102,8 +104,15 @@ class PathGraph:
         source, target = self._terminals(request, digraph)
         keep = self._filter(request, split=False)
         graph = self._graph(keep)
-        estimate = self._costs_to(keep, target).__getitem__
-        routes = islice(k_shortest(digraph, graph, source, target, estimate), self._search_limit)
+        routes = k_shortest(
+            digraph,
+            graph,
+            source,
+            target,
+            self._landmarks.estimate_to(target),
+            lambda: self._costs_to(keep, target).__getitem__,
+        )
+        routes = islice(routes, self._search_limit)
         first = next(routes, None)
         if first is None:
             raise self._unreachable(request, source, target)
