@@ -21,6 +21,7 @@ from netweave.api import create_app, inventory_of
 from netweave.bus import InProcessBus
 from netweave.cli import render
 from netweave.cli.client import ApiClient, ApiError, ServerUnreachable
+from netweave.cli.demo import demo
 from netweave.cli.lab import app as lab_app
 from netweave.controller.runtime import Controller, ControllerSettings
 from netweave.inventory import (
@@ -64,6 +65,7 @@ app.add_typer(topology_app, name="topology")
 
 # --- Sub-apps of other parts register here: app.add_typer(<module>.app, name="<name>") ---
 app.add_typer(lab_app, name="lab")
+app.command()(demo)
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
