@@ -266,6 +266,14 @@ def test_disconnected_devices_are_refused_for_connectivity() -> None:
     assert error.reason == "s1 and s4 are not connected (down links left out)"
 
 
+def test_graphs_without_links_refuse_for_connectivity() -> None:
+    assert refusal(PathGraph([], []), "s1", "s2").constraint is Constraint.SRC_DEVICE_ID
+    graph = PathGraph([device("s1"), device("h2")], [])
+    for disjoint in (None, "link", "node"):
+        error = refusal(graph, "s1", "h2", disjoint=disjoint)
+        assert error.constraint is Constraint.CONNECTIVITY
+
+
 def test_links_without_capacity_carry_no_bandwidth() -> None:
     error = refusal(network(link("s1-s2")), "s1", "s2", bandwidth_bps=1)
     assert (

@@ -6,7 +6,8 @@ and at least cost(L -> t) - cost(L -> v); the largest of these bounds over all l
 guides A*. The bounds hold in every filtered copy of the graph (filters only remove arcs
 and nodes, costs only grow) and are consistent, so A* still finds a least-cost path.
 Costs *from* a landmark come from the mirror image (see `_digraph`): landmarks are
-devices whose single node is its own mirror image.
+linked devices whose single node is its own mirror image, each one the farthest from
+those chosen before it (so every connected part of the network gets some).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ class Landmarks:
     """Cost bounds between any two nodes of `digraph`, from up to LANDMARKS landmarks."""
 
     def __init__(self, digraph: Digraph, graph: Graph) -> None:
-        mirror = np.array(digraph.mirror)
-        candidates = np.flatnonzero(mirror == np.arange(len(mirror)))
+        mirror = np.array(digraph.mirror, dtype=np.intp)
+        tails = np.array(digraph.arc_tail, dtype=np.intp)
+        linked = np.bincount(tails, minlength=len(mirror)) > 0
+        candidates = np.flatnonzero((mirror == np.arange(len(mirror))) & linked)
         to_landmark: list[np.ndarray] = []
         nearest = np.full(len(mirror), np.inf)  # cost to the closest landmark so far
         while candidates.size and len(to_landmark) < LANDMARKS:
