@@ -3,6 +3,7 @@ reconciliation, resync after reconnect, failures surfaced on the rule."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -148,3 +149,19 @@ async def test_device_added_later_gets_a_session_and_deleted_one_loses_it(
     with store.transaction() as repo:
         repo.devices.delete(device_id("s3"))
     await eventually(lambda: manager.driver(device_id("s3")) is None)
+
+
+async def test_rule_changed_while_the_device_works_ends_as_the_owner_wrote_it(
+    store: Store, manager: DeviceManager, network: EmulatedNetwork
+) -> None:
+    network.latency_s = 0.2
+    first = _rule("s1", "/flow/1", 1)
+    with store.transaction() as repo:
+        repo.rules.add_many([first])
+    await asyncio.sleep(0.05)
+    with store.transaction() as repo:  # while the device is still busy with v1
+        repo.rules.put(first.model_copy(update={"value": {"v": 2}}))
+    await eventually(lambda: network.rules("s1") == {"/flow/1": {"v": 2}})
+    await eventually(lambda: _status(store, first.id) == RuleStatus.APPLIED)
+    with store.read() as repo:
+        assert repo.rules.get(first.id).value == {"v": 2}

@@ -278,21 +278,29 @@ class DeviceManager:
         return results
 
     def _record(self, plan: RulePlan, removed: list[RuleResult], applied: list[RuleResult]) -> None:
-        """Write the device's answers back: statuses, errors, and drop deleted rows."""
+        """Write the device's answers back: statuses, errors, and drop deleted rows.
+
+        Only rules still as they were planned are touched: one that its owner changed
+        while the device worked keeps the owner's version and is reconciled again.
+        """
+        answers = [
+            *zip(plan.remove, removed, strict=True),
+            *zip(plan.apply, applied, strict=True),
+        ]
         with self._writing() as repo:
-            purge = [
-                rule.id
-                for rule, result in zip(plan.remove, removed, strict=True)
-                if result.ok and rule.action == RuleAction.DELETE
-            ]
-            repo.rules.delete_many(purge)
-            for rule, result in zip(plan.remove, removed, strict=True):
-                if not result.ok and repo.rules.find(rule.id) is not None:
-                    repo.rules.put(rule.model_copy(update={"error": result.error}))
-            for rule in plan.confirmed:
-                repo.rules.put(
-                    rule.model_copy(update={"status": RuleStatus.APPLIED, "error": None})
-                )
-            for rule, result in zip(plan.apply, applied, strict=True):
-                status = RuleStatus.APPLIED if result.ok else RuleStatus.FAILED
-                repo.rules.put(rule.model_copy(update={"status": status, "error": result.error}))
+            current = repo.rules.find_many(rule.id for rule, _ in answers)
+            current.update(repo.rules.find_many(rule.id for rule in plan.confirmed))
+
+            def as_planned(rule: ConfigRule) -> bool:
+                now = current.get(rule.id)
+                return now is not None and (now.action, now.value) == (rule.action, rule.value)
+
+            done = [rule for rule, result in answers if result.ok and as_planned(rule)]
+            repo.rules.delete_many(r.id for r in done if r.action == RuleAction.DELETE)
+            applied_ids = [r.id for r in done if r.action == RuleAction.SET]
+            applied_ids += [r.id for r in plan.confirmed if as_planned(r)]
+            repo.rules.set_status(applied_ids, RuleStatus.APPLIED)
+            for rule, result in answers:
+                if not result.ok and as_planned(rule):
+                    status = RuleStatus.FAILED if rule.action == RuleAction.SET else rule.status
+                    repo.rules.set_status([rule.id], status, result.error)
