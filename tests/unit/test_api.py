@@ -163,6 +163,7 @@ def test_link_input_errors_name_the_field(client: TestClient) -> None:
 
 def test_service_routes(client: TestClient) -> None:
     two_switches(client)
+    post(client, "/links", {"capacity_bps": 10, **ends("s1:eth2", "s2:eth2")})
     body = {
         "name": "svc",
         "endpoints": [{"device": "s1", "endpoint": "eth1"}, {"device": "s2", "endpoint": "eth1"}],

@@ -105,10 +105,14 @@ def test_link_and_endpoint_commands(run: Any) -> None:
 
 def test_service_commands(run: Any) -> None:
     run("topology", "load", str(TRIANGLE))
-    created = run("service", "create", "svc", "h1:eth0", "h2:eth0", "--bandwidth-bps", "100")
+    refused = run(
+        "service", "create", "svc", "h1:eth0", "h2:eth0", "--bandwidth-bps", "100", expect=1
+    )
+    assert "constraints.bandwidth_bps: access link 'h1:eth0--s1:eth3' has 0 bit/s" in refused.output
+    created = run("service", "create", "svc", "h1:eth0", "h2:eth0", "--max-latency-ms", "100")
     assert "h1:eth0, h2:eth0" in created.output and "planned" in created.output
     assert "svc" in run("service", "list").output
-    assert "bandwidth_bps=100" in run("service", "show", "svc").output
+    assert "max_latency_ms=100" in run("service", "show", "svc").output
     error = run("service", "create", "x", "h1:eth0", "h2:eth9", expect=1).output
     assert "endpoints[1].endpoint: device 'h2' has no port 'eth9'" in error
     assert "deleted service svc" in run("service", "delete", "svc").output

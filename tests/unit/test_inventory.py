@@ -29,7 +29,6 @@ from netweave.model import (
     OperStatus,
     RuleStatus,
     ServiceStatus,
-    ServiceType,
 )
 from netweave.model.ids import device_id, endpoint_id, link_id
 from netweave.store import Store
@@ -228,15 +227,21 @@ def service(name: str, *ports: str, **fields: object) -> ServiceCreate:
 
 
 def test_service_is_stored_planned_with_resolved_ports(inventory: Inventory) -> None:
-    switches(inventory, "h1", "h2", ports=("eth0",))
+    switches(inventory, "h1", "h2", ports=("eth0", "eth1"))
+    inventory.create_link(link("h1:eth1", "h2:eth1"))
     created = inventory.create_service(service("svc", "h1:eth0", "h2:eth0"))
     assert created.status is ServiceStatus.PLANNED
     assert [ref.endpoint_id for ref in created.endpoints] == [
         endpoint_id("h1", "eth0"),
         endpoint_id("h2", "eth0"),
     ]
-    updated = inventory.update_service("svc", ServiceUpdate.model_validate({"type": "l2vpn"}))
-    assert updated.type is ServiceType.L2VPN
+    updated = inventory.update_service(
+        "svc", ServiceUpdate.model_validate({"constraints": {"max_hops": 1}})
+    )
+    assert updated.constraints.max_hops == 1
+    with pytest.raises(Invalid) as refused:
+        inventory.update_service("svc", ServiceUpdate.model_validate({"type": "l2vpn"}))
+    assert only_problem(refused) == (("type",), "l2vpn services are not supported yet (only p2p)")
     with pytest.raises(Conflict) as error:
         inventory.delete_endpoint(endpoint_id("h1", "eth0"))
     assert "service 'svc'" in error.value.problems[0].msg

@@ -308,7 +308,7 @@ def service_create(
     bandwidth_bps: int | None = None,
     max_latency_ms: float | None = None,
 ) -> None:
-    """Store a service (it stays planned until a reconciler provisions it)."""
+    """Create a service: routed and reserved at once, installed by the controller."""
     spec = ServiceCreate(
         name=name,
         type=type,

@@ -1,5 +1,8 @@
-"""The controller as one object: driver plugins, device sessions, discovery, onboarding
-and (optionally) default forwarding, started and stopped together."""
+"""The controller as one object: driver plugins, device sessions, discovery, onboarding,
+connectivity services and (optionally) default forwarding, started and stopped together.
+
+Services and forwarding do not conflict: service flows (`SERVICE_PRIORITY`) outrank
+forwarding flows and match their own edge ports and VLANs only."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from netweave.controller.onboarding import Onboarding
 from netweave.controller.openflow_rules import OpenFlowControlRules
 from netweave.drivers import DriverPlugin
 from netweave.drivers.openflow import OpenFlowPlugin
+from netweave.services import ServiceReconciler
 from netweave.store import Store
 
 DISCOVERY_OWNER = "discovery"
@@ -25,6 +29,8 @@ class ControllerSettings:
     openflow_port: int = 6653
     forwarding: bool = False
     """Shortest-path forwarding for every discovered host (off: services only)."""
+    services: bool = True
+    """Provision connectivity services (the service reconciler)."""
     onboarding: bool = True
     """Create switches that connect without being in the inventory."""
     discovery_interval_s: float = 0.5
@@ -60,6 +66,7 @@ class Controller:
             if s.forwarding
             else None
         )
+        self.services = ServiceReconciler(store) if s.services else None
         openflow = self.plugins.get("openflow")
         self.onboarding = (
             Onboarding(store, openflow)
@@ -74,8 +81,12 @@ class Controller:
         await self.discovery.start()
         if self.forwarding is not None:
             await self.forwarding.start()
+        if self.services is not None:
+            await self.services.start()
 
     async def stop(self) -> None:
+        if self.services is not None:
+            await self.services.stop()
         if self.forwarding is not None:
             await self.forwarding.stop()
         await self.discovery.stop()

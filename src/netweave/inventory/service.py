@@ -28,11 +28,13 @@ from netweave.model import (
     EndpointRef,
     Link,
     Service,
+    ServiceStatus,
     ServiceType,
     Topology,
     TopologyDescriptor,
 )
 from netweave.model.ids import device_id, endpoint_id, link_id, service_id
+from netweave.services import Infeasible, Provisioning, ResourceConflict
 from netweave.store import ConflictError, NotFoundError, Repository, Store, TransientError
 
 T = TypeVar("T")
@@ -182,7 +184,7 @@ class Inventory:
     def delete_link(self, ref: str) -> Link:
         return self._write(lambda tx: tx.links.delete(resolve.link(tx, ref).id))
 
-    # -- services (stored only, status planned) ---------------------------------------
+    # -- services (routed and reserved synchronously; the controller installs them) ----
 
     def list_services(self) -> list[Service]:
         with self._store.read() as repo:
@@ -213,19 +215,27 @@ class Inventory:
                 endpoints=refs,
                 constraints=spec.constraints,
             )
-            return checks.add_unique(tx.services, service)
+            return _provision(tx, checks.add_unique(tx.services, service))
 
         return self._write(work)
 
     def update_service(self, ref: str, changes: ServiceUpdate, *, replace: bool = False) -> Service:
+        """Change a service; it is routed again (make-before-break when it is active)."""
         return self._write(
-            lambda tx: tx.services.update(
-                checks.changed(resolve.service(tx, ref), changes, replace)
+            lambda tx: _provision(
+                tx, tx.services.update(checks.changed(resolve.service(tx, ref), changes, replace))
             )
         )
 
     def delete_service(self, ref: str) -> Service:
-        return self._write(lambda tx: tx.services.delete(resolve.service(tx, ref).id))
+        """Start removing a service: status `removing` until its rules are gone from the
+        devices, then it is deleted (at once when it has no rules)."""
+
+        def work(tx: Repository) -> Service:
+            service = resolve.service(tx, ref)
+            return Provisioning(tx).remove(service) or service
+
+        return self._write(work)
 
     # -- topology ---------------------------------------------------------------------
 
@@ -259,3 +269,18 @@ class Inventory:
         """A descriptor that re-imports to the current topology."""
         with self._store.read() as repo:
             return export_descriptor(repo, name)
+
+
+def _provision(tx: Repository, service: Service) -> Service:
+    """Route `service` now, reserving its bandwidth: infeasible constraints are refused
+    (and roll the transaction back) instead of leaving a failed service behind."""
+    if service.status is ServiceStatus.REMOVING:
+        raise Conflict("name", f"service {service.name!r} is being removed")
+    try:
+        provisioned = Provisioning(tx).converge(service, strict=True, recompute=True)
+    except Infeasible as exc:
+        raise Invalid(exc.loc, exc.reason) from None
+    except ResourceConflict as exc:
+        raise Conflict(exc.loc, exc.reason) from None
+    assert provisioned is not None, "only a removing service is deleted"
+    return provisioned

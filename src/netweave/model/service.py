@@ -81,3 +81,5 @@ class Connection(Entity):
     role: ConnectionRole = ConnectionRole.PRIMARY
     hops: list[Hop] = Field(default_factory=list)
     link_ids: list[Id] = Field(default_factory=list)
+    vlan_id: int | None = Field(None, ge=1, le=4094, description="the tag isolating it in transit")
+    reserved_bps: NonNegativeInt = Field(0, description="bandwidth reserved on each of its links")

@@ -1,0 +1,24 @@
+"""Connectivity services: intents turned into connections and per-device config rules.
+
+`Provisioning` runs one level-triggered step of a service inside a store transaction
+(route, reservation, VLAN, rules, status); `ServiceReconciler` runs those steps whenever
+a service, its rules or its links change. Services write desired rules only; the
+controller's device manager applies them and reports back through the store.
+"""
+
+from netweave.services.errors import Infeasible, ProvisionError, ResourceConflict
+from netweave.services.p2p import SERVICE_PRIORITY, owner_of, service_of
+from netweave.services.provisioning import Provisioning, connection_id
+from netweave.services.reconciler import ServiceReconciler
+
+__all__ = [
+    "SERVICE_PRIORITY",
+    "Infeasible",
+    "ProvisionError",
+    "Provisioning",
+    "ResourceConflict",
+    "ServiceReconciler",
+    "connection_id",
+    "owner_of",
+    "service_of",
+]

@@ -1,0 +1,172 @@
+"""The service reconciler: converges every service whose inputs changed.
+
+It listens to store commits and marks services dirty when they themselves change, when
+one of their rules changes (a device confirmed or refused it, or removed it), when a
+link or port their connection uses changes state, and retries failed services when a
+link comes up. A worker task then converges the dirty services, all in one transaction
+(see `Provisioning`). At start every service is converged once (resync after restart).
+The reconciler writes desired state only; the device manager applies the rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from netweave.model import (
+    ConfigRule,
+    Connection,
+    Endpoint,
+    Link,
+    OperStatus,
+    Service,
+    ServiceStatus,
+)
+from netweave.services.p2p import service_of
+from netweave.services.provisioning import Provisioning
+from netweave.store import Change, Op, Repository, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Dirty:
+    """What changed since the last pass."""
+
+    services: set[str] = field(default_factory=set)
+    elements: set[str] = field(default_factory=set)  # ids of links and ports
+    retry_failed: bool = False
+
+    def merge(self, other: _Dirty) -> None:
+        self.services |= other.services
+        self.elements |= other.elements
+        self.retry_failed |= other.retry_failed
+
+    def __bool__(self) -> bool:
+        return bool(self.services or self.elements or self.retry_failed)
+
+
+class ServiceReconciler:
+    """Keeps services converged; `start()` in the controller's event loop."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._dirty = _Dirty()
+        self._wake = asyncio.Event()
+        self._own_write = threading.local()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._store.on_commit(self._on_commit)
+        with self._store.read() as repo:
+            self._mark(_Dirty(services={s.id for s in repo.services.list()}))
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._loop = None
+
+    # -- store changes ------------------------------------------------------------------
+    def _on_commit(self, changes: list[Change]) -> None:
+        loop = self._loop
+        if getattr(self._own_write, "active", False) or loop is None or loop.is_closed():
+            return
+        dirty = _dirt(changes)
+        if not dirty:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._mark(dirty)
+        else:
+            loop.call_soon_threadsafe(self._mark, dirty)
+
+    def _mark(self, dirty: _Dirty) -> None:
+        self._dirty.merge(dirty)
+        self._wake.set()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Our own writes: their commits must not mark services dirty again."""
+        self._own_write.active = True
+        try:
+            yield
+        finally:
+            self._own_write.active = False
+
+    # -- passes -------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, _Dirty()
+            try:
+                with self._writing():
+                    self._store.run(functools.partial(_converge, dirty=dirty))
+            except Exception:
+                log.exception("service reconciliation failed")
+
+
+def _dirt(changes: list[Change]) -> _Dirty:
+    """The services and network elements `changes` concern."""
+    dirty = _Dirty()
+    for change in changes:
+        entity = change.entity
+        if isinstance(entity, ConfigRule):
+            service_id = service_of(entity.owner)
+            if service_id is not None:
+                dirty.services.add(service_id)
+        elif isinstance(entity, Service):
+            if change.op is not Op.DELETED:
+                dirty.services.add(entity.id)
+        elif isinstance(entity, Link):
+            before = change.before
+            if change.op is Op.DELETED or (
+                isinstance(before, Link) and before.status is not entity.status
+            ):
+                dirty.elements.add(entity.id)
+            came_up = isinstance(before, Link) and before.status is not OperStatus.UP
+            dirty.retry_failed |= change.op is Op.CREATED or (
+                came_up and entity.status is OperStatus.UP
+            )
+        elif isinstance(entity, Endpoint):
+            before = change.before
+            if change.op is Op.DELETED or (
+                isinstance(before, Endpoint) and before.number != entity.number
+            ):
+                dirty.elements.add(entity.id)
+    return dirty
+
+
+def _converge(repo: Repository, *, dirty: _Dirty) -> None:
+    """One pass over the dirty services, in `repo`'s transaction."""
+    service_ids = set(dirty.services)
+    if dirty.elements:
+        service_ids |= {c.service_id for c in repo.connections.list() if _uses(c, dirty.elements)}
+    retry: set[str] = set()
+    if dirty.retry_failed:
+        retry = {s.id for s in repo.services.list() if s.status is ServiceStatus.FAILED}
+    provisioning = Provisioning(repo)
+    for service_id in sorted(service_ids | retry):
+        service = repo.services.find(service_id)
+        if service is not None:
+            provisioning.converge(service, recompute=service_id in retry)
+
+
+def _uses(connection: Connection, elements: set[str]) -> bool:
+    return not elements.isdisjoint(connection.link_ids) or any(
+        hop.ingress_endpoint_id in elements or hop.egress_endpoint_id in elements
+        for hop in connection.hops
+    )

@@ -1,0 +1,148 @@
+"""A point-to-point service's route: its edge switch ports, then the path between them.
+
+A service endpoint is a switch port, or a host port followed over the host's link (its
+access link) to the switch port it reaches. The path between the two edge switches comes
+from `pathcomp`; the access links count towards the service's bandwidth, latency and hop
+constraints like any other link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netweave.model import DeviceType, Endpoint, EndpointRef, Hop, Link, OperStatus, Service
+from netweave.pathcomp import Constraint, NoPathError, PathRequest
+from netweave.services.errors import Infeasible, Loc
+from netweave.services.snapshot import Snapshot
+
+_CONSTRAINT_FIELDS = {
+    Constraint.BANDWIDTH,
+    Constraint.MAX_LATENCY,
+    Constraint.MAX_HOPS,
+    Constraint.EXCLUDE_DEVICES,
+    Constraint.EXCLUDE_LINKS,
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """Switch hops from the first endpoint to the second, and every link used."""
+
+    hops: list[Hop]
+    link_ids: list[str]
+
+
+@dataclass(frozen=True)
+class _Edge:
+    port: Endpoint  # the switch port where the service enters and leaves
+    access: Link | None  # the host's link to that port, for a host endpoint
+
+
+def route(snap: Snapshot, service: Service) -> Route:
+    """The best route meeting `service`'s constraints; `Infeasible` names the field at fault."""
+    first, second = (_edge(snap, ref, index) for index, ref in enumerate(service.endpoints))
+    if first.port.id == second.port.id:
+        raise Infeasible(("endpoints", 1), "reaches the same switch port as endpoints[0]")
+    access = [edge.access for edge in (first, second) if edge.access is not None]
+    _check_access(service, access)
+    constraints = service.constraints
+    latency_left = (
+        None
+        if constraints.max_latency_ms is None
+        else constraints.max_latency_ms - sum(link.latency_ms for link in access)
+    )
+    hops_left = None if constraints.max_hops is None else constraints.max_hops - len(access)
+    src, dst = first.port.device_id, second.port.device_id
+    if src == dst:
+        _check_limits(latency_left, hops_left, needed_hops=0)
+        hop = Hop(
+            device_id=src, ingress_endpoint_id=first.port.id, egress_endpoint_id=second.port.id
+        )
+        return Route([hop], [link.id for link in access])
+    _check_limits(latency_left, hops_left, needed_hops=1)
+    request = PathRequest(
+        src_device_id=src,
+        dst_device_id=dst,
+        bandwidth_bps=constraints.bandwidth_bps or None,
+        max_latency_ms=latency_left,
+        max_hops=hops_left,
+        exclude_devices=tuple(constraints.exclude_devices),
+        exclude_links=tuple(constraints.exclude_links),
+    )
+    try:
+        path = snap.graph.compute(request)[0]
+    except NoPathError as exc:
+        raise Infeasible(_loc(exc.constraint), exc.reason) from None
+    links = [snap.links[link_id] for link_id in path.link_ids]
+    ingress = [first.port.id] + [
+        _end_on(link, d) for link, d in zip(links, path.device_ids[1:], strict=True)
+    ]
+    egress = [_end_on(link, d) for link, d in zip(links, path.device_ids[:-1], strict=True)] + [
+        second.port.id
+    ]
+    hops = [
+        Hop(device_id=device, ingress_endpoint_id=inp, egress_endpoint_id=out)
+        for device, inp, out in zip(path.device_ids, ingress, egress, strict=True)
+    ]
+    before = [first.access.id] if first.access is not None else []
+    after = [second.access.id] if second.access is not None else []
+    return Route(hops, [*before, *path.link_ids, *after])
+
+
+def _edge(snap: Snapshot, ref: EndpointRef, index: int) -> _Edge:
+    endpoint = snap.endpoints.get(ref.endpoint_id)
+    device = snap.devices.get(ref.device_id)
+    if endpoint is None or device is None or endpoint.device_id != device.id:
+        raise Infeasible(("endpoints", index), f"unknown endpoint {ref.endpoint_id!r}")
+    if device.type is not DeviceType.HOST:
+        return _Edge(endpoint, None)
+    where = f"host port {device.name}:{endpoint.name}"
+    link = snap.link_at.get(endpoint.id)
+    if link is None:
+        raise Infeasible(("endpoints", index), f"{where} is not linked to a switch")
+    far = link.b if link.a.endpoint_id == endpoint.id else link.a
+    if snap.devices[far.device_id].type is DeviceType.HOST:
+        raise Infeasible(("endpoints", index), f"{where} is linked to another host")
+    if link.status is OperStatus.DOWN:
+        raise Infeasible(("endpoints", index), f"{where}: its link {link.name!r} is down")
+    return _Edge(snap.endpoints[far.endpoint_id], link)
+
+
+def _check_access(service: Service, access: list[Link]) -> None:
+    constraints = service.constraints
+    for link in access:
+        if link.id in constraints.exclude_links:
+            raise Infeasible(
+                ("constraints", "exclude_links"), f"excludes the access link {link.name!r}"
+            )
+        wanted = constraints.bandwidth_bps or 0
+        if wanted > link.unreserved_bps:
+            raise Infeasible(
+                ("constraints", "bandwidth_bps"),
+                f"access link {link.name!r} has {link.unreserved_bps} bit/s unreserved,"
+                f" {wanted} needed",
+            )
+
+
+def _check_limits(latency_left: float | None, hops_left: int | None, needed_hops: int) -> None:
+    if latency_left is not None and (latency_left < 0 or (latency_left == 0 and needed_hops)):
+        raise Infeasible(
+            ("constraints", "max_latency_ms"), "the access links alone use the latency budget"
+        )
+    if hops_left is not None and hops_left < needed_hops:
+        raise Infeasible(("constraints", "max_hops"), "the access links alone use the hop budget")
+
+
+def _end_on(link: Link, device_id: str) -> str:
+    """The endpoint of `link` on `device_id`."""
+    return link.a.endpoint_id if link.a.device_id == device_id else link.b.endpoint_id
+
+
+def _loc(constraint: Constraint) -> Loc:
+    if constraint in _CONSTRAINT_FIELDS:
+        return ("constraints", str(constraint))
+    if constraint is Constraint.DISJOINT:
+        return ("constraints", "protection")
+    if constraint is Constraint.SEARCH_LIMIT:
+        return ("constraints",)
+    return ("endpoints",)

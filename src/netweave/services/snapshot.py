@@ -1,0 +1,75 @@
+"""What one provisioning transaction reads once: the topology, connections and port users.
+
+Reservations made through the snapshot are written to the store and kept in the
+snapshot, so the next service of the same transaction sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+
+from netweave.model import Device, Endpoint, Link, Service
+from netweave.pathcomp import PathGraph
+from netweave.services.vlans import VlanPool
+from netweave.store import Repository
+
+
+class Snapshot:
+    """Lazy views of the store for one transaction (`repo`)."""
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+        self._graph: PathGraph | None = None
+
+    @cached_property
+    def devices(self) -> dict[str, Device]:
+        return {device.id: device for device in self.repo.devices.list()}
+
+    @cached_property
+    def endpoints(self) -> dict[str, Endpoint]:
+        return {endpoint.id: endpoint for endpoint in self.repo.endpoints.list()}
+
+    @cached_property
+    def links(self) -> dict[str, Link]:
+        return {link.id: link for link in self.repo.links.list()}
+
+    @cached_property
+    def link_at(self) -> dict[str, Link]:
+        """The link on each linked endpoint, by endpoint id."""
+        return {ref.endpoint_id: link for link in self.links.values() for ref in (link.a, link.b)}
+
+    @cached_property
+    def vlans(self) -> VlanPool:
+        return VlanPool(c.vlan_id for c in self.repo.connections.list() if c.vlan_id is not None)
+
+    @cached_property
+    def port_users(self) -> dict[str, list[Service]]:
+        """The services on each service endpoint, by endpoint id."""
+        users: dict[str, list[Service]] = {}
+        for service in self.repo.services.list():
+            for ref in service.endpoints:
+                users.setdefault(ref.endpoint_id, []).append(service)
+        return users
+
+    @property
+    def graph(self) -> PathGraph:
+        """The path graph of the current links (rebuilt after a reservation changed them)."""
+        if self._graph is None:
+            self._graph = PathGraph(self.devices.values(), self.links.values())
+        return self._graph
+
+    def reserve(self, link_ids: Iterable[str], bps: int) -> None:
+        """Add `bps` (negative: release) to the reservation of each link still there."""
+        if bps == 0:
+            return
+        for link_id in dict.fromkeys(link_ids):
+            link = self.links.get(link_id)
+            if link is None:
+                continue
+            reserved = max(link.reserved_bps + bps, 0)
+            self.links[link_id] = self.repo.links.update(
+                link.model_copy(update={"reserved_bps": reserved})
+            )
+            self._graph = None
+        self.__dict__.pop("link_at", None)

@@ -1,0 +1,103 @@
+"""Rule building for a point-to-point service and the VLAN pool: exact rules expected."""
+
+from __future__ import annotations
+
+import pytest
+
+from netweave.model import Connection, Hop
+from netweave.model.ids import rule_id
+from netweave.services.errors import ResourceConflict
+from netweave.services.p2p import owner_of, p2p_rules, service_of
+from netweave.services.vlans import VlanPool
+
+OWNER = owner_of("svc")
+PORTS = {"a-edge": 3, "a-up": 1, "b-down": 1, "b-up": 2, "c-down": 2, "c-edge": 3}
+
+
+def connection(*hops: tuple[str, str, str], vlan: int = 100) -> Connection:
+    return Connection(
+        id="c",
+        name="primary",
+        service_id="svc",
+        hops=[Hop(device_id=d, ingress_endpoint_id=i, egress_endpoint_id=e) for d, i, e in hops],
+        vlan_id=vlan,
+    )
+
+
+THREE = connection(("A", "a-edge", "a-up"), ("B", "b-down", "b-up"), ("C", "c-down", "c-edge"))
+
+
+def flow(
+    match: dict[str, int], actions: list[dict[str, object]], **extra: int
+) -> dict[str, object]:
+    return {
+        "kind": "flow",
+        "table_id": 0,
+        "priority": 30000,
+        "match": match,
+        "actions": actions,
+        **extra,
+        "idle_timeout": 0,
+        "hard_timeout": 0,
+    }
+
+
+def out(port: int) -> dict[str, object]:
+    return {"type": "output", "port": port}
+
+
+PUSH = [
+    {"type": "push_vlan", "ethertype": 0x8100},
+    {"type": "set_field", "field": "vlan_vid", "value": 100},
+]
+POP = {"type": "pop_vlan"}
+
+
+def test_three_switch_path_tags_forwards_and_untags_both_ways() -> None:
+    rules = p2p_rules(OWNER, THREE, PORTS, None)
+    assert [(r.device_id, r.value) for r in rules] == [
+        ("A", flow({"in_port": 3}, [*PUSH, out(1)])),
+        ("B", flow({"in_port": 1, "vlan_vid": 100}, [out(2)])),
+        ("C", flow({"in_port": 2, "vlan_vid": 100}, [POP, out(3)])),
+        ("C", flow({"in_port": 3}, [*PUSH, out(2)])),
+        ("B", flow({"in_port": 2, "vlan_vid": 100}, [out(1)])),
+        ("A", flow({"in_port": 1, "vlan_vid": 100}, [POP, out(3)])),
+    ]
+    assert all(r.owner == OWNER and r.id == rule_id(OWNER, r.device_id, r.key) for r in rules)
+    assert rules[1].key == "/flow/table=0/priority=30000/match=in_port=1,vlan_vid=100"
+
+
+def test_bandwidth_meters_each_direction_at_its_ingress() -> None:
+    rules = p2p_rules(OWNER, THREE, PORTS, 10_000_500)
+    meters = [(r.device_id, r.value) for r in rules if r.value["kind"] == "meter"]
+    assert meters == [
+        ("A", {"kind": "meter", "meter_id": 200, "rate_kbps": 10_001}),
+        ("C", {"kind": "meter", "meter_id": 201, "rate_kbps": 10_001}),
+    ]
+    metered = [(r.device_id, r.value.get("meter_id")) for r in rules if r.value["kind"] == "flow"]
+    assert metered == [("A", 200), ("B", None), ("C", None), ("C", 201), ("B", None), ("A", None)]
+
+
+def test_one_switch_service_needs_no_tag() -> None:
+    single = connection(("A", "a-edge", "a-up"), vlan=7)
+    rules = p2p_rules(OWNER, single, PORTS, None)
+    assert [(r.device_id, r.value["match"], r.value["actions"]) for r in rules] == [
+        ("A", {"in_port": 3}, [out(1)]),
+        ("A", {"in_port": 1}, [out(3)]),
+    ]
+
+
+def test_owner_names_the_service() -> None:
+    assert service_of(owner_of("x")) == "x"
+    assert service_of("forwarding") is None
+
+
+def test_vlan_pool_hands_out_the_lowest_free_id_and_takes_them_back() -> None:
+    pool = VlanPool([100, 102], first=100, last=104)
+    assert [pool.take(), pool.take(), pool.take()] == [101, 103, 104]
+    pool.give_back(101)
+    assert pool.take() == 101
+    with pytest.raises(ResourceConflict, match="all VLAN ids 100-104 are in use"):
+        pool.take()
+    with pytest.raises(ValueError, match="VLAN range 0-5"):
+        VlanPool([], first=0, last=5)
