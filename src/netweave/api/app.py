@@ -15,6 +15,7 @@ from netweave.bus import EventBus
 from netweave.controller.runtime import Controller
 from netweave.inventory import Inventory
 from netweave.store import Store
+from netweave.web import install_web
 
 API_PREFIX = "/api/v1"
 
@@ -46,6 +47,7 @@ def create_app(store: Store, bus: EventBus, controller: Controller | None = None
         inventory_of(app).health()
         return {"status": "ok"}
 
+    install_web(app, API_PREFIX, store, bus, app.state.inventory)
     return app
 
 
