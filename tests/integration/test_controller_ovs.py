@@ -183,3 +183,24 @@ async def test_reconnect_and_restart_resync_the_flow_tables(linear: Setup) -> No
             within=15,
         )
     assert " 0% packet loss" in (await ping(linear, "h1", "h3")).stdout
+
+
+async def test_controller_restart_resumes_from_the_store(linear: Setup) -> None:
+    await eventually(lambda: linear.links() == linear.wanted(hosts=False), within=20)
+    assert " 0% packet loss" in (await ping(linear, "h1", "h3")).stdout
+    plugin = linear.controller.plugins["openflow"]
+    assert isinstance(plugin, OpenFlowPlugin)
+    port = plugin.port
+    await linear.controller.stop()
+    # While no controller runs, a switch loses one of our flows and gains a stale one.
+    linear.lab.ofctl("s1", "del-flows", "--strict", "priority=65000,dl_type=0x88cc")
+    linear.lab.ofctl("s1", "add-flow", "cookie=0x4e57000000000002,priority=6,ip,actions=drop")
+    settings = ControllerSettings(openflow_port=port, forwarding=True, discovery_interval_s=0.2)
+    linear.controller = Controller(linear.store, settings)
+    await linear.controller.start()
+    for switch in ("s1", "s2", "s3"):
+        await eventually(
+            lambda s=switch: our_cookies(linear.lab, s) == desired_cookies(linear.store, s),
+            within=15,
+        )
+    assert " 0% packet loss" in (await ping(linear, "h1", "h3")).stdout

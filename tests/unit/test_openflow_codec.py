@@ -183,7 +183,7 @@ def test_flow_strict_delete_is_byte_identical_to_osken() -> None:
     reference = parser.OFPFlowMod(
         DP,
         cookie=COOKIE,
-        cookie_mask=0xFFFFFFFFFFFFFFFF,
+        cookie_mask=0xFFFF << 48,
         command=ofp.OFPFC_DELETE_STRICT,
         priority=5,
         buffer_id=ofp.OFP_NO_BUFFER,

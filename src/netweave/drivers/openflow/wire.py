@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Final, NamedTuple
 
 from netweave.drivers.openflow.rules import (
+    COOKIE_MARKER_MASK,
     RESERVED_PORTS,
     Action,
     FlowRule,
@@ -316,7 +317,9 @@ _BUNDLE_ADD: Final = struct.Struct("!BBHIIIIHH")
 
 
 def flow_mod(rule: FlowRule, cookie: int, xid: int, *, delete: bool = False) -> bytes:
-    """An add (or strict delete, restricted to `cookie`) of `rule` as an ``ofp_flow_mod``."""
+    """An add of `rule` as an ``ofp_flow_mod``, or a strict delete of the netweave flow
+    with its table, priority and match (any netweave cookie: a stale flow may carry a
+    cookie that is not its key's)."""
     body = match(rule.match)
     if not delete:
         body += instructions(rule)
@@ -327,7 +330,7 @@ def flow_mod(rule: FlowRule, cookie: int, xid: int, *, delete: bool = False) -> 
             _FLOW_MOD.size + len(body),
             xid,
             cookie,
-            0xFFFFFFFFFFFFFFFF if delete else 0,
+            COOKIE_MARKER_MASK if delete else 0,
             rule.table_id,
             OFPFC_DELETE_STRICT if delete else OFPFC_ADD,
             rule.idle_timeout,
