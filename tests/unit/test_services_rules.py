@@ -71,8 +71,8 @@ def test_bandwidth_meters_each_direction_at_its_ingress() -> None:
     rules = p2p_rules(OWNER, THREE, PORTS, 10_000_500)
     meters = [(r.device_id, r.value) for r in rules if r.value["kind"] == "meter"]
     assert meters == [
-        ("A", {"kind": "meter", "meter_id": 200, "rate_kbps": 10_001}),
-        ("C", {"kind": "meter", "meter_id": 201, "rate_kbps": 10_001}),
+        ("A", {"kind": "meter", "meter_id": 200, "rate_kbps": 10_001, "burst_kbits": 2500}),
+        ("C", {"kind": "meter", "meter_id": 201, "rate_kbps": 10_001, "burst_kbits": 2500}),
     ]
     metered = [(r.device_id, r.value.get("meter_id")) for r in rules if r.value["kind"] == "flow"]
     assert metered == [("A", 200), ("B", None), ("C", None), ("C", 201), ("B", None), ("A", None)]

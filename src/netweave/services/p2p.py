@@ -33,6 +33,11 @@ SERVICE_PRIORITY = 30000
 
 OWNER_PREFIX = "service/"
 
+BURST_PER_SECOND = 4
+"""A meter's bucket holds 1/4 s at its rate. Without one, Open vSwitch allows a whole
+second's worth (a 3 s iperf3 TCP run got 1.26x the rate); 1/10 s starves TCP (0.53x);
+1/4 s measured 1.03x."""
+
 PortHop = tuple[str, int, int]
 """(device id, in port number, out port number) of one switch on a leg."""
 
@@ -79,7 +84,11 @@ def p2p_rules(
         meter = None
         if bandwidth_bps:
             rate_kbps = max(math.ceil(bandwidth_bps / 1000), 1)
-            meter = MeterRule(meter_id=meter_id(connection.vlan_id, direction), rate_kbps=rate_kbps)
+            meter = MeterRule(
+                meter_id=meter_id(connection.vlan_id, direction),
+                rate_kbps=rate_kbps,
+                burst_kbits=max(rate_kbps // BURST_PER_SECOND, 1),
+            )
             rules.append(config_rule(owner, leg[0][0], meter))
         rules += [
             config_rule(owner, device, flow)

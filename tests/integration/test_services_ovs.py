@@ -1,0 +1,141 @@
+"""Point-to-point services on real Open vSwitch, without default forwarding: packets flow
+between the service's hosts only, stop on delete, are held to the bandwidth, and find a
+new path when a link of theirs goes down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from netweave.bus import InProcessBus
+from netweave.controller.runtime import Controller, ControllerSettings
+from netweave.drivers.openflow import OpenFlowPlugin
+from netweave.inventory import Inventory, load_descriptor
+from netweave.inventory.inputs import ServiceCreate
+from netweave.lab import Lab, LabOptions
+from netweave.model import ServiceStatus, TopologyDescriptor
+from netweave.model.ids import service_id
+from netweave.services import SERVICE_PRIORITY, connection_id
+from netweave.store import Store
+from netweave.testing import eventually
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+LabFactory = Callable[..., Lab]
+SWITCHES = ("s1", "s2", "s3", "s4", "s5")
+
+
+@dataclass
+class Ring:
+    store: Store
+    inventory: Inventory
+    lab: Lab
+    descriptor: TopologyDescriptor
+
+    def create(self, name: str, a: str, b: str, **constraints: object) -> None:
+        refs = [{"device": host, "endpoint": "eth0"} for host in (a, b)]
+        spec = {"name": name, "endpoints": refs, "constraints": constraints}
+        self.inventory.create_service(ServiceCreate.model_validate(spec))
+
+    def status(self, name: str) -> ServiceStatus | None:
+        with self.store.read() as repo:
+            found = repo.services.find(service_id(name))
+        return found.status if found else None
+
+    async def active(self, name: str) -> None:
+        await eventually(lambda: self.status(name) is ServiceStatus.ACTIVE, within=20)
+
+    async def ping(self, src: str, dst: str, count: int = 3) -> bool:
+        ip = next(d.ip for d in self.descriptor.devices if d.name == dst)
+        assert ip is not None
+        argv = ["ping", "-c", str(count), "-i", "0.2", "-W", "1", ip.split("/")[0]]
+        result = await asyncio.to_thread(self.lab.exec, src, argv)
+        return result.returncode == 0
+
+    def service_flows(self) -> dict[str, int]:
+        """How many service flows each switch holds."""
+        return {
+            s: self.lab.ofctl(s, "dump-flows").count(f"priority={SERVICE_PRIORITY}")
+            for s in SWITCHES
+        }
+
+
+@pytest.fixture
+async def ring(lab_factory: LabFactory, tmp_path: Path) -> AsyncIterator[Ring]:
+    path = EXAMPLES / "ring.yaml"
+    descriptor = load_descriptor(path.read_text(), str(path))[0]
+    store = Store.open(f"sqlite:///{tmp_path}/nw.db")
+    inventory = Inventory(store, InProcessBus())
+    inventory.import_topology(descriptor)
+    settings = ControllerSettings(openflow_port=0, forwarding=False, discovery_interval_s=0.2)
+    controller = Controller(store, settings)
+    await controller.start()
+    plugin = controller.plugins["openflow"]
+    assert isinstance(plugin, OpenFlowPlugin)
+    try:
+        options = LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}")
+        lab = await asyncio.to_thread(lab_factory, descriptor, options)
+        await eventually(lambda: len(controller.manager.connected_devices()) == 5, within=20)
+        yield Ring(store, inventory, lab, descriptor)
+    finally:
+        await controller.stop()
+        store.close()
+
+
+async def test_only_the_service_hosts_talk_and_delete_stops_them(ring: Ring) -> None:
+    assert not await ring.ping("h1", "h2", count=1)  # no forwarding: nothing flows yet
+    ring.create("h1-h2", "h1", "h2")
+    await ring.active("h1-h2")
+    assert await ring.ping("h1", "h2")
+    assert not await ring.ping("h1", "h3", count=2)
+    assert not await ring.ping("h3", "h2", count=2)
+    ring.inventory.delete_service("h1-h2")
+    await eventually(lambda: ring.status("h1-h2") is None, within=10)
+    assert ring.service_flows() == dict.fromkeys(SWITCHES, 0)
+    assert not await ring.ping("h1", "h2", count=2)
+
+
+async def test_link_down_on_the_path_reroutes_the_service(ring: Ring) -> None:
+    ring.create("h1-h2", "h1", "h2")
+    await ring.active("h1-h2")
+    assert await ring.ping("h1", "h2")
+    with ring.store.read() as repo:
+        before = repo.connections.get(connection_id(service_id("h1-h2")))
+    # h1 - s1 - s2 - s3 - h2 is the shortest; cut s1 - s2
+    link = next(p for p in ring.lab.plan.links if {p.a.device, p.b.device} == {"s1", "s2"})
+    ring.lab.ofctl(link.a.device, "mod-port", str(link.a.ofport), "down")
+    started = time.monotonic()
+
+    def rerouted() -> bool:
+        with ring.store.read() as repo:
+            now = repo.connections.get(connection_id(service_id("h1-h2")))
+        return now.link_ids != before.link_ids and ring.status("h1-h2") is ServiceStatus.ACTIVE
+
+    await eventually(rerouted, within=10)
+    print(f"rerouted and active {1000 * (time.monotonic() - started):.0f} ms after the port down")
+    assert await ring.ping("h1", "h2")
+    assert ring.service_flows()["s2"] == 0
+
+
+async def test_metered_service_is_held_to_its_bandwidth(ring: Ring) -> None:
+    limit = 20_000_000
+    ring.create("h1-h3", "h1", "h3", bandwidth_bps=limit)
+    await ring.active("h1-h3")
+    server = ring.lab.exec("h3", ["iperf3", "-s", "-D", "-1"])
+    assert server.returncode == 0, server.stderr
+    await asyncio.sleep(0.3)
+    client: subprocess.CompletedProcess[str] = await asyncio.to_thread(
+        ring.lab.exec, "h1", ["iperf3", "-c", "10.0.0.3", "-t", "3", "-J"], timeout=30
+    )
+    assert client.returncode == 0, client.stdout[-500:]
+    received = json.loads(client.stdout)["end"]["sum_received"]["bits_per_second"]
+    print(f"metered at {limit / 1e6:.0f} Mbit/s: iperf3 TCP {received / 1e6:.1f} Mbit/s")
+    assert 0.3 * limit < received <= 1.1 * limit
