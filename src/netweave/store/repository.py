@@ -119,7 +119,9 @@ class Store:
         """A read-only snapshot (a write through it raises)."""
         with (
             _store_errors(),
-            self.engine.connect().execution_options(**{SQLITE_BEGIN: "DEFERRED"}) as conn,
+            self.engine.connect().execution_options(
+                postgresql_readonly=True, **{SQLITE_BEGIN: "DEFERRED"}
+            ) as conn,
         ):
             yield Repository(conn, Journal(writable=False))
 
