@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from netweave.model import ConfigRule, Device, RuleStatus
@@ -126,17 +127,31 @@ def _hold(until: threading.Event, holding: threading.Event, store: Store, name: 
     with store.transaction() as tx:
         tx.devices.add(Device(id=device_id(f"{name}/first"), name=name))
         holding.set()
-        until.wait(5)
+        until.wait(10)
+
+
+def _release_once_blocked(store: Store, release: threading.Event) -> None:
+    """Let the first writer commit once the second waits on it: on PostgreSQL, once a
+    session waits for a lock (its name check passed, its insert hit the first's row);
+    on SQLite, where it waits for the write lock, after a moment."""
+    if store.engine.dialect.name == "sqlite":
+        time.sleep(0.3)
+    else:
+        waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        with store.engine.connect() as conn:
+            deadline = time.monotonic() + 10
+            while not conn.execute(waiting).scalar_one() and time.monotonic() < deadline:
+                conn.rollback()
+                time.sleep(0.01)
+    release.set()
 
 
 def test_unique_race_is_a_conflict_naming_the_field(store: Store) -> None:
     holding, release = threading.Event(), threading.Event()
     first = threading.Thread(target=_hold, args=(release, holding, store, "s1"))
     first.start()
-    holding.wait(5)
-    # The second writer checks the name before the first commits (PostgreSQL) or waits
-    # for the first's write lock (SQLite); the first commits while it waits.
-    threading.Timer(0.3, release.set).start()
+    holding.wait(10)
+    threading.Thread(target=_release_once_blocked, args=(store, release)).start()
     with pytest.raises(ConflictError) as raised, store.transaction() as tx:
         tx.devices.add(Device(id=device_id("s1/second"), name="s1"))
     first.join()
