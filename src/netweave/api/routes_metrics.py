@@ -1,0 +1,278 @@
+"""Monitoring routes: line-protocol ingest (InfluxDB v1 compatible), queries, series,
+and the Prometheus exposition at ``/metrics``.
+
+`router` goes under the API prefix; `root_router` holds the paths other tools expect
+at the root (``/write`` for Telegraf's ``outputs.influxdb``, ``/metrics`` for a
+Prometheus scrape) and, while the app runs, applies the store's retention policy every
+`MAINTENANCE_EVERY_S` seconds and closes the store when the app stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ValidationError
+
+from netweave.api.errors import ErrorBody, ErrorItem
+from netweave.assurance import Query as SeriesQuery
+from netweave.assurance import QueryResult, TimeSeriesStore, exposition
+from netweave.assurance.exposition import OwnMetric
+from netweave.assurance.lineproto import LineParser, precision_ns
+from netweave.assurance.params import parse_duration, parse_matcher, parse_time
+from netweave.assurance.query import SeriesInfo
+
+MAINTENANCE_EVERY_S = 60.0
+DEFAULT_RANGE = "1h"
+
+
+def _tsdb(request: Request) -> TimeSeriesStore:
+    tsdb: TimeSeriesStore = request.app.state.tsdb
+    return tsdb
+
+
+TsdbDep = Annotated[TimeSeriesStore, Depends(_tsdb)]
+
+
+@asynccontextmanager
+async def _maintained(app: FastAPI) -> AsyncIterator[None]:
+    tsdb: TimeSeriesStore = app.state.tsdb
+
+    async def every_minute() -> None:
+        while True:
+            await asyncio.sleep(MAINTENANCE_EVERY_S)
+            await asyncio.to_thread(tsdb.maintain)
+
+    task = asyncio.create_task(every_minute())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        await asyncio.to_thread(tsdb.close)
+
+
+router = APIRouter(tags=["metrics"])
+root_router = APIRouter(tags=["metrics"], lifespan=_maintained)
+_parser = LineParser()
+
+
+class WriteErrorBody(BaseModel):
+    """InfluxDB's ``error`` string plus netweave's ``detail`` list (one item per bad line)."""
+
+    error: str
+    detail: list[ErrorItem]
+
+
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    204: {"description": "All lines written"},
+    400: {
+        "model": WriteErrorBody,
+        "description": "Bad lines (the good ones of the same body are written) or a bad "
+        "precision, encoding or body",
+    },
+}
+
+
+def _write_error(message: str, items: list[ErrorItem]) -> HTTPException:
+    body = WriteErrorBody(error=message, detail=items).model_dump(exclude_none=True)
+    return HTTPException(400, detail=body)
+
+
+async def _write(request: Request, tsdb: TimeSeriesStore, precision: str) -> Response:
+    try:
+        precision_ns(precision)
+    except ValueError as error:
+        raise _write_error(str(error), [_item(["query", "precision"], str(error))]) from None
+    text = _body_text(await request.body(), request.headers.get("content-encoding", ""))
+    parsed = await run_in_threadpool(_parser.parse, text, precision)
+    await run_in_threadpool(tsdb.write, parsed.batch)
+    if parsed.errors:
+        rejected = len(parsed.errors)
+        message = f"partial write: {parsed.errors[0]} ({rejected} bad lines not written)"
+        items = [
+            ErrorItem(loc=["body", e.line], msg=e.reason, type="line_protocol", line=e.line)
+            for e in parsed.errors
+        ]
+        raise _write_error(message, items)
+    return Response(status_code=204)
+
+
+def _body_text(data: bytes, encoding: str) -> str:
+    try:
+        if encoding.lower() == "gzip":
+            data = gzip.decompress(data)
+        return data.decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
+        message = f"body: not {encoding or 'plain'} UTF-8 text: {error}"
+        raise _write_error(message, [_item(["body"], message)]) from None
+
+
+def _item(loc: list[str | int], message: str) -> ErrorItem:
+    return ErrorItem(loc=loc, msg=message, type="value_error")
+
+
+_WRITE_DOC = (
+    "Write InfluxDB line protocol (body; ``Content-Encoding: gzip`` accepted). "
+    "``precision``: ns (default), us, ms, s, m, h or the v1 letters n, u. Lines that "
+    "parse are written even when others do not (as InfluxDB does); the 400 names each "
+    "bad line. String fields are accepted but not stored."
+)
+
+
+@router.post("/write", status_code=204, responses=WRITE_RESPONSES, description=_WRITE_DOC)
+async def write(request: Request, tsdb: TsdbDep, precision: str = "ns") -> Response:
+    return await _write(request, tsdb, precision)
+
+
+@root_router.post(
+    "/write",
+    status_code=204,
+    responses=WRITE_RESPONSES,
+    description=_WRITE_DOC + " InfluxDB v1 path for Telegraf; ``db``, ``rp`` and the "
+    "credentials are accepted and ignored (one database).",
+)
+async def influx_write(
+    request: Request,
+    tsdb: TsdbDep,
+    precision: str = "ns",
+    db: str | None = None,
+    rp: str | None = None,
+) -> Response:
+    return await _write(request, tsdb, precision)
+
+
+QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "A bad parameter: `loc` names it"},
+}
+_TAG_DOC = "key:value (equal) or key~regex (full match); repeatable, all must hold"
+_QUERY_FIELDS = {
+    "metric": "metric",
+    "start_ns": "start",
+    "end_ns": "end",
+    "step_ns": "step",
+    "aggregation": "agg",
+    "match": "tag",
+    "group_by": "group_by",
+}
+
+
+@router.get("/query", responses=QUERY_RESPONSES)
+def query(
+    tsdb: TsdbDep,
+    metric: str,
+    start: Annotated[
+        str | None, Query(description="Unix seconds or RFC 3339; default end - 1h")
+    ] = None,
+    end: Annotated[str | None, Query(description="Unix seconds or RFC 3339; default now")] = None,
+    step: Annotated[str, Query(description="Bucket width: 15s, 5m, 1h or seconds")] = "60s",
+    agg: Annotated[str, Query(description="mean, max, min, sum, count, rate or pNN")] = "mean",
+    tag: Annotated[list[str] | None, Query(description=_TAG_DOC)] = None,
+    group_by: Annotated[
+        list[str] | None,
+        Query(
+            description="Tag keys to merge series by (repeatable; one empty value merges "
+            "all); absent: one result per series"
+        ),
+    ] = None,
+) -> QueryResult:
+    """Aggregate `metric` over [start, end) in `step` buckets."""
+    problems: list[ErrorItem] = []
+
+    def read(name: str, convert: Any, text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as error:
+            problems.append(_item(["query", name], str(error)))
+            return None
+
+    end_ns = read("end", parse_time, end) if end is not None else time.time_ns()
+    step_ns = read("step", parse_duration, step)
+    start_ns = read("start", parse_time, start) if start is not None else None
+    if start is None and end_ns is not None:
+        start_ns = end_ns - parse_duration(DEFAULT_RANGE)
+    matchers = [read("tag", parse_matcher, text) for text in tag or ()]
+    if problems:
+        raise _unprocessable(problems)
+    try:
+        request = SeriesQuery(
+            metric=metric,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            step_ns=step_ns,
+            aggregation=agg,
+            match=matchers,
+            group_by=[key for key in group_by if key] if group_by is not None else None,
+        )
+    except ValidationError as error:
+        raise _unprocessable(_validation_items(error)) from None
+    return tsdb.query(request)
+
+
+def _unprocessable(items: list[ErrorItem]) -> HTTPException:
+    return HTTPException(422, detail=[item.model_dump(exclude_none=True) for item in items])
+
+
+def _validation_items(error: ValidationError) -> list[ErrorItem]:
+    """Pydantic's problems named by this route's parameters."""
+    items = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        field = str(problem["loc"][0]) if problem["loc"] else message.partition(":")[0]
+        message = message.removeprefix(f"{field}: ")
+        loc: list[str | int] = ["query", _QUERY_FIELDS.get(field, field)]
+        items.append(_item(loc, message))
+    return items
+
+
+@router.get("/series")
+def series(
+    tsdb: TsdbDep,
+    metric: str | None = None,
+    tag: Annotated[list[str] | None, Query(description=_TAG_DOC)] = None,
+) -> list[SeriesInfo]:
+    """Stored series (of `metric`, passing every `tag` matcher) with their latest sample."""
+    try:
+        matchers = [parse_matcher(text) for text in tag or ()]
+    except ValueError as error:
+        raise _unprocessable([_item(["query", "tag"], str(error))]) from None
+    if matchers and metric is None:
+        raise _unprocessable([_item(["query", "metric"], "tag matchers need a metric")])
+    return [
+        SeriesInfo(metric=key.metric, tags=key.tag_dict(), last_timestamp_ns=ts, last_value=value)
+        for key, ts, value in tsdb.latest(metric, matchers)
+    ]
+
+
+@root_router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {exposition.CONTENT_TYPE: {}}}},
+)
+def metrics(tsdb: TsdbDep) -> PlainTextResponse:
+    """Prometheus text format 0.0.4: every series' latest value and netweave's own metrics."""
+    stats = tsdb.stats()
+    own = [
+        *exposition.process_metrics(),
+        OwnMetric(
+            "netweave_tsdb_series", "gauge", "Series in the time-series store.", stats.series
+        ),
+        OwnMetric(
+            "netweave_tsdb_samples_written_total",
+            "counter",
+            "Samples written to the time-series store since start.",
+            stats.samples_written,
+        ),
+        OwnMetric("netweave_tsdb_partitions", "gauge", "Time partitions held.", stats.partitions),
+    ]
+    text = exposition.render(tsdb.latest(), own)
+    return PlainTextResponse(text, media_type=exposition.CONTENT_TYPE)
