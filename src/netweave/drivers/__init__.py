@@ -1,6 +1,7 @@
 """Southbound drivers: the contract, the plugin registry and the built-in drivers."""
 
 from netweave.drivers.contract import (
+    PORT_COUNTERS,
     Capabilities,
     DeviceState,
     DeviceStatusChanged,
@@ -12,9 +13,11 @@ from netweave.drivers.contract import (
     DriverPlugin,
     PacketIn,
     PacketIO,
+    PortCounters,
     PortState,
     PortStatusChanged,
     RuleResult,
+    StatisticsSource,
     Unsubscribe,
 )
 from netweave.drivers.registry import (
@@ -25,6 +28,7 @@ from netweave.drivers.registry import (
 )
 
 __all__ = [
+    "PORT_COUNTERS",
     "Capabilities",
     "DeviceState",
     "DeviceStatusChanged",
@@ -37,10 +41,12 @@ __all__ = [
     "PacketIO",
     "PacketIn",
     "PluginLoadError",
+    "PortCounters",
     "PortState",
     "PortStatusChanged",
     "Registry",
     "RuleResult",
+    "StatisticsSource",
     "UnknownPluginError",
     "Unsubscribe",
     "default_registry",

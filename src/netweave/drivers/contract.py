@@ -125,6 +125,49 @@ class PacketIO(Protocol):
         """Emit the Ethernet frame `data` out of port number `port`."""
 
 
+class PortCounters(Protocol):
+    """Counters of one port since it came up (OpenFlow port stats carry exactly these)."""
+
+    @property
+    def port(self) -> int: ...
+    @property
+    def rx_packets(self) -> int: ...
+    @property
+    def tx_packets(self) -> int: ...
+    @property
+    def rx_bytes(self) -> int: ...
+    @property
+    def tx_bytes(self) -> int: ...
+    @property
+    def rx_dropped(self) -> int: ...
+    @property
+    def tx_dropped(self) -> int: ...
+    @property
+    def rx_errors(self) -> int: ...
+    @property
+    def tx_errors(self) -> int: ...
+
+
+PORT_COUNTERS = (
+    "rx_packets",
+    "tx_packets",
+    "rx_bytes",
+    "tx_bytes",
+    "rx_dropped",
+    "tx_dropped",
+    "rx_errors",
+    "tx_errors",
+)
+
+
+@runtime_checkable
+class StatisticsSource(Protocol):
+    """Optional: a driver with `capabilities.statistics` reports port counters."""
+
+    async def port_stats(self) -> Sequence[PortCounters]:
+        """The counters of every port."""
+
+
 @runtime_checkable
 class DriverPlugin(Protocol):
     """A kind of driver: started once, creates a `Driver` per device."""

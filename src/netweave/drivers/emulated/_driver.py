@@ -34,6 +34,7 @@ from netweave.drivers.emulated._network import (
     DeviceChange,
     EmulatedNetwork,
     EmulationError,
+    PortCounters,
     ReceivedFrame,
 )
 from netweave.model import ConfigRule, Device, OperStatus
@@ -46,7 +47,7 @@ BATCH_ABORTED = "batch aborted"
 class EmulatedDriver:
     """One device of an `EmulatedNetwork`, found by the device's name."""
 
-    capabilities: Capabilities = Capabilities(atomic_batches=True, packet_io=True)
+    capabilities: Capabilities = Capabilities(atomic_batches=True, packet_io=True, statistics=True)
 
     def __init__(self, network: EmulatedNetwork, device: Device) -> None:
         if not network.has_device(device.name):
@@ -98,6 +99,11 @@ class EmulatedDriver:
             self._network.transmit(self.device.name, port, data)
         except EmulationError as exc:
             raise DriverError(str(exc)) from None
+
+    async def port_stats(self) -> list[PortCounters]:
+        """Frames and bytes each port sent (`send_packet`) and took in."""
+        await self._session()
+        return self._network.counters(self.device.name)
 
     def subscribe(self, handler: DriverEventHandler) -> Unsubscribe:
         self._handlers.append(handler)

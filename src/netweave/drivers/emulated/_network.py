@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from netweave.drivers.contract import PortState
 from netweave.model import ConfigRule, JsonObject, OperStatus, PortSpec, TopologyDescriptor
@@ -34,6 +34,21 @@ class ReceivedFrame:
 
     in_port: int
     data: bytes
+
+
+@dataclass(frozen=True)
+class PortCounters:
+    """What an emulated port has carried: frames sent out of it and taken in."""
+
+    port: int
+    rx_packets: int = 0
+    tx_packets: int = 0
+    rx_bytes: int = 0
+    tx_bytes: int = 0
+    rx_dropped: int = 0
+    tx_dropped: int = 0
+    rx_errors: int = 0
+    tx_errors: int = 0
 
 
 DeviceChange = PortState | OperStatus | ReceivedFrame
@@ -55,6 +70,14 @@ class _Device:
     reachable: bool = True
     rules: dict[str, JsonObject] = field(default_factory=dict)
     watchers: list[Callable[[DeviceChange], None]] = field(default_factory=list)
+    counters: dict[int, PortCounters] = field(default_factory=dict)
+
+    def count(self, port: int, direction: str, size: int) -> None:
+        now = self.counters.get(port, PortCounters(port))
+        packets, octets = f"{direction}_packets", f"{direction}_bytes"
+        self.counters[port] = replace(
+            now, **{packets: getattr(now, packets) + 1, octets: getattr(now, octets) + size}
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,6 +206,12 @@ class EmulatedNetwork:
     def port_status(self, device: str, port: str) -> OperStatus:
         return self._port((device, port)).status
 
+    def counters(self, device: str) -> list[PortCounters]:
+        """The counters of every numbered port of `device`."""
+        dev = self._device(device)
+        numbers = sorted(p.number for p in dev.ports.values() if p.number is not None)
+        return [dev.counters.get(number, PortCounters(number)) for number in numbers]
+
     def rules(self, device: str) -> dict[str, JsonObject]:
         """A copy of the rule table of `device`: rule key -> value."""
         return copy.deepcopy(self._device(device).rules)
@@ -279,10 +308,14 @@ class EmulatedNetwork:
                 f"device {device!r} has no port numbered {port_number}; numbers: {numbers}"
             )
         peer = self._peers.get((device, port.name))
-        if port.status != OperStatus.UP or peer is None:
+        if port.status != OperStatus.UP:
+            return
+        dev.count(port_number, "tx", len(data))
+        if peer is None:
             return
         peer_device, peer_port = self._devices[peer[0]], self._port(peer)
         if peer_device.reachable and peer_port.status == OperStatus.UP and peer_port.number:
+            peer_device.count(peer_port.number, "rx", len(data))
             self._notify(peer_device, ReceivedFrame(peer_port.number, data))
 
     # -- internals -----------------------------------------------------------------------

@@ -1,0 +1,100 @@
+"""Statistics collection: port counters of every connected device, into the time-series
+store, every `interval` seconds.
+
+Series are ``port.<counter>`` (rx_bytes, tx_packets, … see `PORT_COUNTERS`) tagged with
+``device`` and ``port`` names, and ``link`` when the port is on a link, so a link's
+utilisation is a ``rate`` query over ``port.tx_bytes`` with ``link=<name>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from netweave.assurance import SampleBatch, SeriesKey, TimeSeriesStore, series_key
+from netweave.controller.device_manager import DeviceManager
+from netweave.drivers import PORT_COUNTERS, DeviceUnreachableError, DriverError, StatisticsSource
+from netweave.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class StatsCollector:
+    """Polls `StatisticsSource` drivers and writes one sample per counter and port."""
+
+    def __init__(
+        self,
+        store: Store,
+        manager: DeviceManager,
+        tsdb: TimeSeriesStore,
+        *,
+        interval: float = 1.0,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._store = store
+        self._manager = manager
+        self._tsdb = tsdb
+        self.interval = interval
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.ensure_future(self._collect_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _collect_forever(self) -> None:
+        while True:
+            try:
+                await self.collect_once()
+            except Exception:
+                log.exception("statistics round failed")
+            await asyncio.sleep(self.interval)
+
+    async def collect_once(self) -> int:
+        """One round over every connected device; returns how many samples were written."""
+        tags = self._port_tags()
+        samples: list[tuple[SeriesKey, int, float]] = []
+        for device in self._manager.connected_devices():
+            driver = self._manager.driver(device.id)
+            if not isinstance(driver, StatisticsSource) or not driver.capabilities.statistics:
+                continue
+            try:
+                counters = await driver.port_stats()
+            except (DeviceUnreachableError, DriverError) as exc:
+                log.debug("no statistics from %s: %s", device.name, exc)
+                continue
+            now = self._clock()
+            for port in counters:
+                where = tags.get((device.id, port.port), {"device": device.name})
+                samples += [
+                    (series_key(f"port.{name}", where), now, float(getattr(port, name)))
+                    for name in PORT_COUNTERS
+                ]
+        if samples:
+            self._tsdb.write(SampleBatch.of(samples))
+        return len(samples)
+
+    def _port_tags(self) -> dict[tuple[str, int], dict[str, str]]:
+        """(device id, port number) -> its tags: device, port and link names."""
+        with self._store.read() as repo:
+            names = {d.id: d.name for d in repo.devices.list()}
+            links = {
+                end.endpoint_id: link.name for link in repo.links.list() for end in (link.a, link.b)
+            }
+            return {
+                (e.device_id, e.number): {
+                    "device": names.get(e.device_id, e.device_id),
+                    "port": e.name,
+                    **({"link": links[e.id]} if e.id in links else {}),
+                }
+                for e in repo.endpoints.list()
+                if e.number is not None
+            }
