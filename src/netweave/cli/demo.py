@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from netweave.api import create_app
+from netweave.assurance import EmbeddedTSDB
 from netweave.bus import InProcessBus
 from netweave.controller.runtime import Controller, ControllerSettings
 from netweave.drivers import DriverPlugin
@@ -98,13 +100,15 @@ def demo(
     run_dir.mkdir(parents=True, exist_ok=True)
     for old in run_dir.glob("netweave.db*"):
         old.unlink()  # every demo starts from the descriptor
+    shutil.rmtree(run_dir / "metrics", ignore_errors=True)
     store = Store.open(f"sqlite:///{run_dir / 'netweave.db'}")
     Inventory(store, InProcessBus()).import_topology(descriptor)
     settings = ControllerSettings(openflow_port=openflow_port, forwarding=True)
     plugins: dict[str, DriverPlugin] | None = (
         None if real else {"emulated": EmulatedPlugin(EmulatedNetwork.from_descriptor(descriptor))}
     )
-    web = create_app(store, InProcessBus(), Controller(store, settings, plugins))
+    tsdb = EmbeddedTSDB(run_dir / "metrics")
+    web = create_app(store, InProcessBus(), Controller(store, settings, plugins, tsdb), tsdb)
     server = _Server(uvicorn.Config(web, host, port, log_level="warning"))
     lab = Lab(descriptor, LabOptions(controller=f"tcp:127.0.0.1:{openflow_port}"), run_dir)
     try:

@@ -18,6 +18,7 @@ import uvicorn
 from rich.console import Console
 
 from netweave.api import create_app, inventory_of
+from netweave.assurance import EmbeddedTSDB
 from netweave.bus import InProcessBus
 from netweave.cli import render
 from netweave.cli.client import ApiClient, ApiError, ServerUnreachable
@@ -134,14 +135,21 @@ def serve(
     forwarding: Annotated[
         bool, typer.Option(help="shortest-path forwarding between discovered hosts")
     ] = False,
+    metrics_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="NETWEAVE_METRICS_DIR", help="where KPIs are kept (default: in memory only)"
+        ),
+    ] = None,
 ) -> None:
     """Run the controller and its REST API."""
     store = Store.open(db)
+    tsdb = EmbeddedTSDB(metrics_dir)
     settings = ControllerSettings(
         openflow_host=openflow_host, openflow_port=openflow_port, forwarding=forwarding
     )
-    controller = Controller(store, settings) if openflow else None
-    web = create_app(store, InProcessBus(), controller)
+    controller = Controller(store, settings, tsdb=tsdb) if openflow else None
+    web = create_app(store, InProcessBus(), controller, tsdb)
     if topology is not None:
         try:
             result = inventory_of(web).load_topology(topology.read_text(), topology.name)

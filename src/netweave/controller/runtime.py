@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from netweave.assurance import TimeSeriesStore
 from netweave.controller.device_manager import DeviceManager
 from netweave.controller.discovery import Discovery
 from netweave.controller.forwarding import OWNER as FORWARDING_OWNER
 from netweave.controller.forwarding import Forwarding
+from netweave.controller.monitoring import StatsCollector
 from netweave.controller.onboarding import Onboarding
 from netweave.controller.openflow_rules import OpenFlowControlRules
 from netweave.drivers import DriverPlugin
@@ -35,6 +37,8 @@ class ControllerSettings:
     """Create switches that connect without being in the inventory."""
     discovery_interval_s: float = 0.5
     discovery_timeout_s: float = 2.0
+    statistics_interval_s: float = 1.0
+    """How often port counters are collected (when a time-series store is given)."""
 
 
 class Controller:
@@ -45,7 +49,9 @@ class Controller:
         store: Store,
         settings: ControllerSettings | None = None,
         plugins: Mapping[str, DriverPlugin] | None = None,
+        tsdb: TimeSeriesStore | None = None,
     ) -> None:
+        """`tsdb`, when given, receives the port counters of every device."""
         self.settings = settings or ControllerSettings()
         s = self.settings
         self.plugins: dict[str, DriverPlugin] = (
@@ -67,6 +73,11 @@ class Controller:
             else None
         )
         self.services = ServiceReconciler(store) if s.services else None
+        self.statistics = (
+            StatsCollector(store, self.manager, tsdb, interval=s.statistics_interval_s)
+            if tsdb is not None
+            else None
+        )
         openflow = self.plugins.get("openflow")
         self.onboarding = (
             Onboarding(store, openflow)
@@ -83,8 +94,12 @@ class Controller:
             await self.forwarding.start()
         if self.services is not None:
             await self.services.start()
+        if self.statistics is not None:
+            await self.statistics.start()
 
     async def stop(self) -> None:
+        if self.statistics is not None:
+            await self.statistics.stop()
         if self.services is not None:
             await self.services.stop()
         if self.forwarding is not None:
