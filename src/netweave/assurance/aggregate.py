@@ -31,10 +31,10 @@ def aggregate(parts: Sequence[Rows], group_of_sid: Int32Array, query: Query) -> 
     """Aggregate `parts` (rows of consecutive partitions, oldest first) per group
     (`group_of_sid[sid]`) and bucket of `query`."""
     sid = _join([rows.sid for rows in parts], np.int32)
+    if query.aggregation == "rate":
+        return _rate(parts, sid, group_of_sid, query)
     ts = _join([rows.ts for rows in parts], np.int64)
     bucket = (ts - query.start_ns) // query.step_ns
-    if query.aggregation == "rate":
-        return _rate(parts, sid, ts, bucket, group_of_sid, query.buckets)
     slot_of_row = group_of_sid[sid].astype(np.int64) * query.buckets + bucket
     slots, index = _slots(slot_of_row, int(group_of_sid.max(initial=0) + 1) * query.buckets)
     count = _sums(index, _column(parts, "count"), len(slots))
@@ -98,17 +98,15 @@ def _percentiles(index: Int64Array, values: FloatArray, percent: float, size: in
 
 
 def _rate(
-    parts: Sequence[Rows],
-    sid: Int32Array,
-    ts: Int64Array,
-    bucket: Int64Array,
-    group_of_sid: Int32Array,
-    buckets: int,
+    parts: Sequence[Rows], sid: Int32Array, group_of_sid: Int32Array, query: Query
 ) -> Buckets:
     """Per series and bucket: the counter's increase over consecutive sample pairs whose
     later sample is in the bucket, divided by those pairs' duration (a drop in value is
     a counter reset: the increase is the new value). Summed per group."""
+    buckets = query.buckets
     counter = _column(parts, "last")
+    ts = _join([rows.last_stamps() for rows in parts], np.int64)
+    bucket = (ts - query.start_ns) // query.step_ns
     order = np.argsort(sid, kind="stable")
     sid, ts, bucket, counter = sid[order], ts[order], bucket[order], counter[order]
     pair = sid[1:] == sid[:-1]

@@ -3,7 +3,7 @@ by (series id, timestamp).
 
 A raw partition keeps every sample; writes land in a pending list and are merged into
 the sorted columns in bulk (before a read or a snapshot). A rollup partition keeps, per
-series and per `resolution_ns` bucket, the count, sum, min, max and last value: made by
+series and per `resolution_ns` bucket, count, sum, min, max, last value and its time: made by
 `Partition.downsampled`, and late raw samples are folded into it.
 """
 
@@ -16,12 +16,12 @@ import numpy as np
 from netweave.assurance.series import FloatArray, Int32Array, Int64Array
 
 RAW_COLUMNS = ("sid", "ts", "value")
-ROLLUP_COLUMNS = ("sid", "ts", "count", "total", "low", "high", "last")
-_KEY_DTYPES: dict[str, type] = {"sid": np.int32, "ts": np.int64}
+ROLLUP_COLUMNS = ("sid", "ts", "count", "total", "low", "high", "last", "last_ts")
+_DTYPES: dict[str, type] = {"sid": np.int32, "ts": np.int64, "last_ts": np.int64}
 
 
 def _empty(names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    return {name: np.empty(0, dtype=_KEY_DTYPES.get(name, np.float64)) for name in names}
+    return {name: np.empty(0, dtype=_DTYPES.get(name, np.float64)) for name in names}
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class Rows:
             return mean
         column: FloatArray = self.columns[kind]
         return column
+
+    def last_stamps(self) -> Int64Array:
+        """When each row's ``last`` value was taken."""
+        stamps: Int64Array = self.columns["last_ts"] if self.rollup else self.ts
+        return stamps
 
 
 class Partition:
@@ -117,7 +122,7 @@ class Partition:
         return Rows(
             sid[picks],
             ts[picks],
-            {name: column[picks] for name, column in columns.items() if name not in _KEY_DTYPES},
+            {name: column[picks] for name, column in columns.items() if name not in ("sid", "ts")},
             self.rollup,
         )
 
@@ -195,19 +200,20 @@ def _to_rollup(
         "low": value,
         "high": value,
         "last": value,
+        "last_ts": ts,
     }
     return _reduce(columns)
 
 
 def _fold(old: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Rollup rows of `new` added into `old` (for equal buckets, `new` supplies `last`)."""
+    """Rollup rows of `new` added into `old`."""
     both = {name: np.concatenate((old[name], new[name])) for name in ROLLUP_COLUMNS}
-    order = np.lexsort((both["ts"], both["sid"]))
+    order = np.lexsort((both["last_ts"], both["ts"], both["sid"]))
     return _reduce({name: column[order] for name, column in both.items()})
 
 
 def _reduce(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Rollup rows sorted by (sid, ts) with equal (sid, ts) rows combined."""
+    """Rollup rows sorted by (sid, ts, last_ts) with equal (sid, ts) rows combined."""
     sid, ts = rows["sid"], rows["ts"]
     if len(sid) == 0:
         return _empty(ROLLUP_COLUMNS)
@@ -222,4 +228,5 @@ def _reduce(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         "low": np.minimum.reduceat(rows["low"], starts),
         "high": np.maximum.reduceat(rows["high"], starts),
         "last": rows["last"][ends],
+        "last_ts": rows["last_ts"][ends],
     }

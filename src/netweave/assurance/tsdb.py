@@ -255,8 +255,10 @@ class EmbeddedTSDB:
 
     def _note_latest(self, partition: Partition) -> None:
         columns = partition.columns()
-        value = columns["value"] if "value" in columns else columns["last"]
-        self._update_latest(columns["sid"], columns["ts"], value)
+        if partition.rollup:
+            self._update_latest(columns["sid"], columns["last_ts"], columns["last"])
+        else:
+            self._update_latest(columns["sid"], columns["ts"], columns["value"])
 
 
 _NEVER = np.iinfo(np.int64).min
