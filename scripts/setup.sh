@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(openvswitch-switch iproute2 iputils-ping iperf3 ethtool postgresql tcpdump)
+APT_PACKAGES=(openvswitch-switch iproute2 iputils-ping iperf3 ethtool postgresql tcpdump chromium)
 
 if [ "$(id -u)" = 0 ]; then
     missing=()
@@ -24,4 +24,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v -E "^WARNING: (Location|Running pip)" || true
+
+# The web UI: web/ built into src/netweave/web/static/ (Node.js >= 20 and npm).
+if command -v npm >/dev/null; then
+    (
+        cd web
+        [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
+        npm run --silent build -- --logLevel warn
+    ) || { echo "setup: the web UI did not build"; exit 1; }
+else
+    echo "setup: no npm: the web UI is not built (netweave serve says so at /)"
+fi
 .venv/bin/python -c "import netweave" && echo "setup: ok (.venv ready)"

@@ -21,5 +21,6 @@ fi
 
 targets=(tests/unit)
 if [ "$(id -u)" = 0 ]; then targets+=(tests/integration); fi
+if [ -x /usr/bin/chromium ]; then targets+=(tests/e2e); fi  # the web UI in headless Chromium
 echo "== tests: ${targets[*]}"
 pytest -q -p no:cacheprovider "${targets[@]}" "$@"

@@ -1,0 +1,90 @@
+"""The web UI in headless Chromium against a live netweave on the emulated network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from harness import LiveServer, screenshot
+from playwright.sync_api import Page, expect
+
+from netweave.model import OperStatus
+
+DOWN_RED = "rgb(198,40,40)"
+
+
+def api(server: LiveServer, path: str) -> Any:
+    return httpx.get(f"{server.url}/api/v1{path}").raise_for_status().json()
+
+
+def graph(page: Page, expression: str) -> Any:
+    return page.evaluate(f"(() => {{ const cy = netweave.graph.cy; return {expression}; }})()")
+
+
+def test_graph_shows_the_apis_topology(page: Page, server: LiveServer) -> None:
+    topology = api(server, "/topology")
+    assert graph(page, "[cy.nodes().length, cy.edges().length]") == [
+        len(topology["devices"]),
+        len(topology["links"]),
+    ]
+    hosts = {d["id"] for d in topology["devices"] if d["type"] == "host"}
+    assert set(graph(page, "cy.nodes('[type = \"host\"]').map(n => n.id())")) == hosts
+    expect(page.locator("#live")).to_have_text("live")
+    screenshot(page, "topology")
+
+
+def test_link_down_in_the_network_shows_without_reload(page: Page, server: LiveServer) -> None:
+    link = next(link for link in api(server, "/links") if link["name"] == "s1:eth1--s2:eth1")
+    page.evaluate("window.notReloaded = true")
+    server.call(lambda: server.network.set_link_status(link["name"], OperStatus.DOWN))
+    page.wait_for_function(
+        "id => netweave.graph.cy.getElementById(id).data('status') === 'down'", arg=link["id"]
+    )
+    assert graph(page, f"cy.getElementById('{link['id']}').style('line-color')") == DOWN_RED
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "link-down")
+    server.call(lambda: server.network.set_link_status(link["name"], OperStatus.UP))
+    page.wait_for_function(
+        "id => netweave.graph.cy.getElementById(id).data('status') === 'up'", arg=link["id"]
+    )
+
+
+def submit_service(page: Page, fields: dict[str, str]) -> None:
+    page.goto("/#/services/new")
+    for name, value in fields.items():
+        page.locator(f'[name="{name}"]').fill(value)
+    page.get_by_role("button", name="Create").click()
+
+
+GOOD = {
+    "name": "web-h1-h2",
+    "endpoints.0.device": "h1",
+    "endpoints.0.endpoint": "eth0",
+    "endpoints.1.device": "h2",
+    "endpoints.1.endpoint": "eth0",
+    "constraints.bandwidth_bps": "1000000",
+}
+
+
+def test_bad_form_input_shows_the_apis_error_next_to_the_field(
+    page: Page, server: LiveServer
+) -> None:
+    bad = {**GOOD, "endpoints.1.device": "s99", "constraints.bandwidth_bps": "lots"}
+    body = {
+        "name": bad["name"],
+        "endpoints": [{"device": "h1", "endpoint": "eth0"}, {"device": "s99", "endpoint": "eth0"}],
+        "constraints": {"bandwidth_bps": "lots"},
+    }
+    refused = httpx.post(f"{server.url}/api/v1/services", json=body)
+    assert refused.status_code == 422
+    [message] = [p["msg"] for p in refused.json()["detail"]]  # pydantic checks types first
+    submit_service(page, bad)
+    expect(page.locator('[data-for="constraints.bandwidth_bps"]')).to_have_text(message)
+    screenshot(page, "form-error-bandwidth")
+    page.locator('[name="constraints.bandwidth_bps"]').fill("1000000")
+    page.get_by_role("button", name="Create").click()
+    device_error = page.locator('[data-for="endpoints.1.device"]')
+    expect(device_error).to_contain_text("s99")
+    expect(page.locator('[data-for="constraints.bandwidth_bps"]')).to_be_empty()
+    screenshot(page, "form-error-device")
+    assert api(server, "/services") == []

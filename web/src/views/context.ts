@@ -1,0 +1,34 @@
+// What every side-panel view gets, and the helper that keeps a view current.
+import type { TopologyGraph } from "../graph";
+import type { EntityChange, Inventory } from "../state";
+
+export interface Context {
+  inventory: Inventory;
+  graph: TopologyGraph;
+}
+
+/** A view fills the panel for one route parameter; it returns its clean-up. */
+export type View = (panel: HTMLElement, context: Context, param: string) => () => void;
+
+/**
+ * Render `into` now and again (at most once per frame) after each change that
+ * `relevant` accepts; returns the function that stops it.
+ */
+export function keepRendered(
+  context: Context,
+  into: HTMLElement,
+  relevant: (change: EntityChange) => boolean,
+  render: () => Node[],
+): () => void {
+  let scheduled = false;
+  const draw = (): void => {
+    scheduled = false;
+    into.replaceChildren(...render());
+  };
+  draw();
+  return context.inventory.on((change) => {
+    if (scheduled || !(change.kind === "all" || relevant(change))) return;
+    scheduled = true;
+    requestAnimationFrame(draw);
+  });
+}
