@@ -88,3 +88,42 @@ def test_bad_form_input_shows_the_apis_error_next_to_the_field(
     expect(page.locator('[data-for="constraints.bandwidth_bps"]')).to_be_empty()
     screenshot(page, "form-error-device")
     assert api(server, "/services") == []
+
+
+def drawn_path(page: Page, role: str) -> list[str]:
+    return sorted(graph(page, f"cy.edges('.{role}').map(e => e.id())"))
+
+
+def primary_links(server: LiveServer, service: str) -> list[str]:
+    connections = api(server, f"/services/{service}/connections")
+    [primary] = [c for c in connections if c["role"] == "primary"]
+    return sorted(primary["link_ids"])
+
+
+def test_service_from_the_form_is_drawn_and_follows_a_link_down(
+    page: Page, server: LiveServer
+) -> None:
+    submit_service(page, GOOD)
+    expect(page).to_have_url(f"{server.url}/#/services/{GOOD['name']}")
+    expect(page.locator(".fields .badge").first).to_have_text("active")
+    path = primary_links(server, GOOD["name"])
+    page.wait_for_function(f"netweave.graph.cy.edges('.primary').length === {len(path)}")
+    assert drawn_path(page, "primary") == path
+    screenshot(page, "service-active")
+
+    page.evaluate("window.notReloaded = true")
+    links = {link["id"]: link["name"] for link in api(server, "/links")}
+    transit = next(links[i] for i in path if not links[i].startswith("h"))
+    server.call(lambda: server.network.set_link_status(transit, OperStatus.DOWN))
+    page.wait_for_function(
+        "old => netweave.graph.cy.edges('.primary').map(e => e.id()).sort().join() !== old",
+        arg=",".join(path),
+    )
+    rerouted = primary_links(server, GOOD["name"])
+    assert rerouted != path and drawn_path(page, "primary") == rerouted
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "service-rerouted")
+
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("this service was deleted")).to_be_visible()
+    assert api(server, "/services") == [] and drawn_path(page, "primary") == []
