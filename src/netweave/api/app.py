@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from netweave import __version__
 from netweave.api.errors import install_error_handlers
+from netweave.api.routes_assurance import install_assurance
 from netweave.api.routes_inventory import router as inventory_routes
 from netweave.api.routes_metrics import root_router as metrics_root_routes
 from netweave.api.routes_metrics import router as metrics_routes
@@ -53,6 +54,7 @@ def create_app(
     app.include_router(topology_routes, prefix=API_PREFIX)
     app.include_router(metrics_routes, prefix=API_PREFIX)
     app.include_router(metrics_root_routes)
+    install_assurance(app, API_PREFIX, store)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from netweave.assurance import TimeSeriesStore
+from netweave.bus import EventBus
 from netweave.controller.device_manager import DeviceManager
 from netweave.controller.discovery import Discovery
 from netweave.controller.forwarding import OWNER as FORWARDING_OWNER
@@ -19,6 +20,7 @@ from netweave.controller.onboarding import Onboarding
 from netweave.controller.openflow_rules import OpenFlowControlRules
 from netweave.drivers import DriverPlugin
 from netweave.drivers.openflow import OpenFlowPlugin
+from netweave.policy import AlarmService, PolicyEngine
 from netweave.services import ServiceReconciler
 from netweave.store import Store
 
@@ -39,6 +41,8 @@ class ControllerSettings:
     discovery_timeout_s: float = 2.0
     statistics_interval_s: float = 1.0
     """How often port counters are collected (when a time-series store is given)."""
+    alarm_interval_s: float = 1.0
+    """How often alarm rules are evaluated (when a time-series store and a bus are given)."""
 
 
 class Controller:
@@ -50,8 +54,10 @@ class Controller:
         settings: ControllerSettings | None = None,
         plugins: Mapping[str, DriverPlugin] | None = None,
         tsdb: TimeSeriesStore | None = None,
+        bus: EventBus | None = None,
     ) -> None:
-        """`tsdb`, when given, receives the port counters of every device."""
+        """`tsdb`, when given, receives the port counters of every device; with a `bus`
+        too, alarm rules are evaluated on it and policies act on alarms and events."""
         self.settings = settings or ControllerSettings()
         s = self.settings
         self.plugins: dict[str, DriverPlugin] = (
@@ -78,6 +84,12 @@ class Controller:
             if tsdb is not None
             else None
         )
+        self.policies = PolicyEngine(store, bus) if bus is not None and tsdb is not None else None
+        self.alarms = (
+            AlarmService(store, tsdb, bus, interval=s.alarm_interval_s)
+            if tsdb is not None and bus is not None
+            else None
+        )
         openflow = self.plugins.get("openflow")
         self.onboarding = (
             Onboarding(store, openflow)
@@ -96,8 +108,16 @@ class Controller:
             await self.services.start()
         if self.statistics is not None:
             await self.statistics.start()
+        if self.policies is not None:
+            await self.policies.start()
+        if self.alarms is not None:
+            await self.alarms.start()
 
     async def stop(self) -> None:
+        if self.alarms is not None:
+            await self.alarms.stop()
+        if self.policies is not None:
+            await self.policies.stop()
         if self.statistics is not None:
             await self.statistics.stop()
         if self.services is not None:

@@ -1,5 +1,26 @@
 """The one typed data model shared by store, API, CLI, bus and drivers. Imports nothing of ours."""
 
+from netweave.model.assurance import (
+    Alarm,
+    AlarmKind,
+    AlarmRule,
+    AlarmRuleSpec,
+    AlarmState,
+    AlarmTrigger,
+    AuditEntry,
+    AuditResult,
+    Comparison,
+    DrainLink,
+    EventTrigger,
+    Policy,
+    PolicyAction,
+    PolicySpec,
+    PolicyState,
+    PolicyTrigger,
+    RaiseEvent,
+    RerouteAvoiding,
+    Webhook,
+)
 from netweave.model.common import Entity, Id, JsonObject, Name, OperStatus
 from netweave.model.config import ConfigRule, RuleAction, RuleStatus
 from netweave.model.descriptor import (
@@ -34,6 +55,15 @@ from netweave.model.service import (
 )
 
 __all__ = [
+    "Alarm",
+    "AlarmKind",
+    "AlarmRule",
+    "AlarmRuleSpec",
+    "AlarmState",
+    "AlarmTrigger",
+    "AuditEntry",
+    "AuditResult",
+    "Comparison",
     "ConfigRule",
     "Connection",
     "ConnectionRole",
@@ -42,10 +72,12 @@ __all__ = [
     "DeviceSpec",
     "DeviceType",
     "Disjointness",
+    "DrainLink",
     "Endpoint",
     "EndpointRef",
     "Entity",
     "Event",
+    "EventTrigger",
     "EventType",
     "Hop",
     "HostAddress",
@@ -58,8 +90,15 @@ __all__ = [
     "Mac",
     "Name",
     "OperStatus",
+    "Policy",
+    "PolicyAction",
+    "PolicySpec",
+    "PolicyState",
+    "PolicyTrigger",
     "PortSpec",
     "Protection",
+    "RaiseEvent",
+    "RerouteAvoiding",
     "RuleAction",
     "RuleStatus",
     "Service",
@@ -67,4 +106,5 @@ __all__ = [
     "ServiceType",
     "Topology",
     "TopologyDescriptor",
+    "Webhook",
 ]

@@ -33,6 +33,14 @@ class EventType(StrEnum):
     CONNECTION_UPDATED = "connection.updated"
     CONNECTION_DELETED = "connection.deleted"
     CONFIG_RULE_STATUS = "config_rule.status"
+    ALARM_RAISED = "alarm.raised"
+    ALARM_CLEARED = "alarm.cleared"
+    POLICY_CREATED = "policy.created"
+    POLICY_UPDATED = "policy.updated"
+    POLICY_DELETED = "policy.deleted"
+    POLICY_STATUS = "policy.status"
+    POLICY_ACTION = "policy.action"
+    POLICY_NOTIFICATION = "policy.notification"
 
     @property
     def entity(self) -> str:

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from netweave.model import Connection as PathConnection
-from netweave.model import Device, Endpoint, Link, Service
+from netweave.model import Alarm, AlarmRule, AuditEntry, Device, Endpoint, Link, Policy, Service
 from netweave.store.changes import CommitListener, Journal
 from netweave.store.db_errors import translate
 from netweave.store.engine import SQLITE_BEGIN, create_store_engine
@@ -61,6 +61,10 @@ class Repository:
             conn, journal, "connection", PathConnection, lambda e: e.service_id
         )
         self.rules = RuleCollection(conn, journal)
+        self.alarm_rules = EntityCollection(conn, journal, "alarm_rule", AlarmRule, lambda e: "")
+        self.alarms = EntityCollection(conn, journal, "alarm", Alarm, lambda e: e.rule_id)
+        self.policies = EntityCollection(conn, journal, "policy", Policy, lambda e: "")
+        self.audit = EntityCollection(conn, journal, "audit", AuditEntry, lambda e: e.policy_id)
 
 
 @contextmanager
