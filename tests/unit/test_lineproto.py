@@ -176,3 +176,16 @@ def test_parser_reuses_keys_across_calls() -> None:
     second = parser.parse("m,t=a v=2 2").batch.keys[0]
     assert first is second
     assert parser.parse("m,t=a v=x 3").errors[0].line == 1
+
+
+def test_a_rejected_line_leaves_no_series_behind() -> None:
+    parsed = parse("m v=1,v=2 1\nm w=3 1\nn,t=a x=1,y=oops 1", now_ns=NOW)
+    assert [e.line for e in parsed.errors] == [1, 3]
+    assert parsed.batch.keys == [SeriesKey("m.w", ())]
+    assert parsed.batch.key_index.tolist() == [0]
+
+
+def test_fast_and_full_paths_agree() -> None:
+    plain = "m,t=a a=1.5,b=2i,c=-3i,d=t,e=1e3 7"
+    escaped = 'm,t=a a=1.5,b=2i,c=-3i,d=t,e=1e3,s="x" 7'
+    assert samples(plain) == samples(escaped)

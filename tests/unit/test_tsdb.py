@@ -352,3 +352,20 @@ def test_bad_policy_and_keys_are_refused() -> None:
         series_key("")
     with pytest.raises(ValueError, match="tags: 'a'=''"):
         series_key("m", {"a": ""})
+
+
+def test_writes_in_any_order_and_batching_give_the_same_answers() -> None:
+    samples = random_samples(11)
+    whole = tsdb()
+    whole.write(SampleBatch.of(samples))
+    shuffled = tsdb()
+    order = np.random.default_rng(5).permutation(len(samples))
+    for chunk in np.array_split(order, 9):
+        shuffled.write(SampleBatch.of(samples[i] for i in chunk))
+    query = Query(metric="if.rx", start_ns=T0, end_ns=T0 + 40 * S, step_ns=S, aggregation="sum")
+    assert shuffled.query(query) == whole.query(query)
+    in_order = tsdb()
+    for chunk in np.array_split(np.argsort([t for _, t, _ in samples], kind="stable"), 9):
+        in_order.write(SampleBatch.of(samples[i] for i in chunk))
+        in_order.query(query)  # merges each chunk into the sorted columns (the fast path)
+    assert in_order.query(query) == whole.query(query)

@@ -37,7 +37,10 @@ def aggregate(parts: Sequence[Rows], group_of_sid: Int32Array, query: Query) -> 
     bucket = (ts - query.start_ns) // query.step_ns
     slot_of_row = group_of_sid[sid].astype(np.int64) * query.buckets + bucket
     slots, index = _slots(slot_of_row, int(group_of_sid.max(initial=0) + 1) * query.buckets)
-    count = _sums(index, _column(parts, "count"), len(slots))
+    if any(rows.rollup for rows in parts):
+        count = _sums(index, _column(parts, "count"), len(slots))
+    else:
+        count = np.bincount(index, minlength=len(slots)).astype(np.float64)
     present = count > 0
     agg = query.aggregation
     if agg == "count":
@@ -57,6 +60,8 @@ def aggregate(parts: Sequence[Rows], group_of_sid: Int32Array, query: Query) -> 
 
 
 def _join(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    if len(arrays) == 1:
+        return arrays[0]
     return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
 
 

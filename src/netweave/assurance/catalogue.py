@@ -51,39 +51,52 @@ class Catalogue:
         return np.array(ids, dtype=np.int32), self.keys[before:]
 
     def select(self, metric: str, matchers: Sequence[TagMatcher]) -> Int32Array:
-        """Sorted ids of the series of `metric` that pass every matcher."""
-        chosen = np.array(self._by_metric.get(metric, ()), dtype=np.int32)
-        for matcher in matchers:
-            values = self._postings.get((metric, matcher.key), {})
-            if matcher.regex:
-                pattern = re.compile(matcher.value)
-                lists = [ids for value, ids in values.items() if pattern.fullmatch(value)]
-            else:
-                lists = [values.get(matcher.value, [])]
-            passing = np.concatenate([np.array(ids, dtype=np.int32) for ids in lists] or [_NONE])
-            chosen = np.intersect1d(chosen, passing)
-        return np.sort(chosen)
+        """Sorted ids of the series of `metric` that pass every matcher (starting from the
+        shortest list of an exact matcher, so that a query for one series stays cheap)."""
+        allowed = sorted((self._allowed(metric, m) for m in matchers), key=len)
+        chosen = allowed.pop(0) if allowed else self._of_metric(metric)
+        for other in allowed:
+            chosen = np.intersect1d(chosen, other, assume_unique=True)
+        return chosen
+
+    def _of_metric(self, metric: str) -> Int32Array:
+        return np.array(self._by_metric.get(metric, ()), dtype=np.int32)
+
+    def _allowed(self, metric: str, matcher: TagMatcher) -> Int32Array:
+        values = self._postings.get((metric, matcher.key), {})
+        if not matcher.regex:
+            return np.array(values.get(matcher.value, ()), dtype=np.int32)
+        pattern = re.compile(matcher.value)
+        lists = [ids for value, ids in values.items() if pattern.fullmatch(value)]
+        return np.sort(np.concatenate([np.array(ids, dtype=np.int32) for ids in lists] or [_NONE]))
 
     def group_codes(
-        self, ids: Int32Array, by: Sequence[str] | None
+        self, metric: str, ids: Int32Array, by: Sequence[str] | None
     ) -> tuple[Int32Array, list[dict[str, str]]]:
-        """For each of `ids`, the index of its group, and each group's tags. `by` None:
-        one group per series (all its tags); otherwise the values of the `by` tags (a
-        missing tag counts as the empty value and is left out of the group's tags)."""
-        codes = np.empty(len(ids), dtype=np.int32)
-        groups: dict[tuple[str, ...], int] = {}
-        group_tags: list[dict[str, str]] = []
-        for position, sid in enumerate(ids.tolist()):
-            key = self.keys[sid]
-            if by is None:
-                codes[position] = len(group_tags)
-                group_tags.append(key.tag_dict())
-                continue
-            tags = key.tag_dict()
-            values = tuple(tags.get(tag, "") for tag in by)
-            code = groups.get(values)
-            if code is None:
-                code = groups[values] = len(group_tags)
-                group_tags.append({t: v for t, v in zip(by, values, strict=True) if v})
-            codes[position] = code
-        return codes, group_tags
+        """For each of `ids` (series of `metric`), the index of its group, and each
+        group's tags. `by` None: one group per series (all its tags); otherwise series
+        that share the values of the `by` tags (a missing tag is left out of the group's
+        tags)."""
+        if by is None:
+            return np.arange(len(ids), dtype=np.int32), [
+                self.keys[sid].tag_dict() for sid in ids.tolist()
+            ]
+        columns = np.zeros((len(ids), len(by)), dtype=np.int64)
+        names: list[list[str]] = []
+        for column, tag in enumerate(by):
+            values = self._postings.get((metric, tag), {})
+            code_of_sid = np.full(len(self.keys), len(values), dtype=np.int64)
+            for code, members in enumerate(values.values()):
+                code_of_sid[members] = code
+            columns[:, column] = code_of_sid[ids]
+            names.append([*values, ""])
+        combos, codes = np.unique(columns, axis=0, return_inverse=True)
+        group_tags = [
+            {
+                tag: names[k][code]
+                for k, (tag, code) in enumerate(zip(by, combo, strict=True))
+                if names[k][code]
+            }
+            for combo in combos.tolist()
+        ]
+        return codes.reshape(-1).astype(np.int32), group_tags

@@ -115,7 +115,8 @@ class LineParser:
         if len(self._keys) > self._remember:
             self._keys = {}
         known = self._keys
-        index_of: dict[str, int] = {}
+        index_of: dict[str, int] = {}  # "series text\nfield" -> position in keys
+        line_of: list[int] = []  # per position, the last line that used it
         keys: list[SeriesKey] = []
         positions: list[int] = []
         stamps: list[int] = []
@@ -126,39 +127,94 @@ class LineParser:
             line = raw_line.strip(" \t\r")
             if not line or line[0] == "#":
                 continue
+            mark = len(values)
             try:
                 escaped = "\\" in line or '"' in line
-                series_text, fields, stamp_text = (
-                    _split_escaped(line) if escaped else _split_plain(line)
-                )
+                numbers = None
+                stamp_text: str | None
+                if not escaped:
+                    parts = line.split(" ")
+                    if len(parts) == 3 and parts[2].isdigit() and parts[2].isascii():
+                        series_text, field_text, stamp_text = parts
+                        numbers = _plain_numbers(field_text)
+                if numbers is None:
+                    series_text, fields, stamp_text = (
+                        _split_escaped(line) if escaped else _split_plain(line)
+                    )
+                    numbers = _field_values(fields)
                 stamp = default_stamp if stamp_text is None else _timestamp(stamp_text, scale)
-                numbers = _field_values(fields)
                 for name, value in numbers:
-                    if value is not None and series_text + "\n" + name not in known:
-                        known[series_text + "\n" + name] = _series_key(series_text, name, escaped)
+                    if value is None:
+                        strings += 1
+                        continue
+                    slot = series_text + "\n" + name
+                    position = index_of.get(slot)
+                    if position is None:
+                        key = known.get(slot) or _series_key(series_text, name, escaped)
+                        known[slot] = key
+                        position = index_of[slot] = len(keys)
+                        keys.append(key)
+                        line_of.append(0)
+                    elif line_of[position] == number:
+                        raise _Bad(f"field {name!r} appears twice")
+                    line_of[position] = number
+                    positions.append(position)
+                    stamps.append(stamp)
+                    values.append(value)
             except _Bad as bad:
                 errors.append(LineError(number, str(bad)))
+                del positions[mark:], stamps[mark:], values[mark:]
                 continue
             points += 1
-            for name, value in numbers:
-                if value is None:
-                    strings += 1
-                    continue
-                slot = series_text + "\n" + name
-                position = index_of.get(slot)
-                if position is None:
-                    position = index_of[slot] = len(keys)
-                    keys.append(known[slot])
-                positions.append(position)
-                stamps.append(stamp)
-                values.append(value)
         batch = SampleBatch(
             keys,
             np.array(positions, dtype=np.int32),
             np.array(stamps, dtype=np.int64),
             np.array(values, dtype=np.float64),
         )
-        return Parsed(batch, points, errors, strings)
+        return Parsed(_without_unused_keys(batch) if errors else batch, points, errors, strings)
+
+
+def _without_unused_keys(batch: SampleBatch) -> SampleBatch:
+    """`batch` without the keys that only bad lines used."""
+    used = np.unique(batch.key_index)
+    if len(used) == len(batch.keys):
+        return batch
+    renumber = np.zeros(len(batch.keys), dtype=np.int32)
+    renumber[used] = np.arange(len(used), dtype=np.int32)
+    keys = [batch.keys[position] for position in used.tolist()]
+    return SampleBatch(keys, renumber[batch.key_index], batch.timestamps, batch.values)
+
+
+def _plain_numbers(field_text: str) -> list[tuple[str, float | None]] | None:
+    """The fields of a plain line when all are well-formed decimal floats or non-negative
+    integers (the common case, checked quickly); None for anything else, which the full
+    path then parses or reports."""
+    numbers: list[tuple[str, float | None]] = []
+    for item in field_text.split(","):
+        name, _, text = item.partition("=")
+        if not name or not text:
+            return None
+        if text[-1] == "i":
+            body = text[:-1]
+            if not (body.isdigit() and body.isascii() and len(body) < 19):
+                return None
+            numbers.append((name, float(body)))
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        if (
+            value - value != 0
+            or "_" in text
+            or not text.isascii()
+            or text[0] <= " "
+            or text[-1] <= " "
+        ):
+            return None
+        numbers.append((name, value))
+    return numbers
 
 
 def _series_key(series_text: str, field_name: str, escaped: bool) -> SeriesKey:

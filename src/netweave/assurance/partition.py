@@ -105,24 +105,29 @@ class Partition:
 
     def rows(self, wanted: Int32Array, selected: np.ndarray, start_ns: int, end_ns: int) -> Rows:
         """The rows of series `wanted` (sorted ids; `selected[sid]` is True for them) with
-        ``start_ns <= ts < end_ns``."""
+        ``start_ns <= ts < end_ns``: all rows uncopied when that is everything, else
+        gathered through index ranges (few rows) or a mask (many)."""
         columns = self.columns()
         sid, ts = columns["sid"], columns["ts"]
-        if len(wanted) * 64 < len(sid):
-            left = np.searchsorted(sid, wanted, side="left")
-            right = np.searchsorted(sid, wanted, side="right")
+        left = np.searchsorted(sid, wanted, side="left")
+        right = np.searchsorted(sid, wanted, side="right")
+        picked = int((right - left).sum())
+        all_times = start_ns <= self.start_ns and end_ns >= self.end_ns
+        if picked == len(sid) and all_times:
+            return Rows(sid, ts, _values(columns), self.rollup)
+        if picked * 4 < len(sid):
             picks = _ranges(left, right)
-            if start_ns > self.start_ns or end_ns < self.end_ns:
+            if not all_times:
                 picks = picks[(ts[picks] >= start_ns) & (ts[picks] < end_ns)]
         else:
-            keep = selected[sid]
-            if start_ns > self.start_ns or end_ns < self.end_ns:
+            keep = selected[sid] if picked < len(sid) else np.ones(len(sid), dtype=bool)
+            if not all_times:
                 keep &= (ts >= start_ns) & (ts < end_ns)
             picks = np.flatnonzero(keep)
         return Rows(
             sid[picks],
             ts[picks],
-            {name: column[picks] for name, column in columns.items() if name not in ("sid", "ts")},
+            {name: column[picks] for name, column in _values(columns).items()},
             self.rollup,
         )
 
@@ -133,6 +138,10 @@ class Partition:
         result = Partition(self.start_ns, self.length_ns, resolution_ns, rollup)
         result.dirty = True
         return result
+
+
+def _values(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {name: column for name, column in columns.items() if name not in ("sid", "ts")}
 
 
 def _ranges(left: Int64Array, right: Int64Array) -> Int64Array:

@@ -95,6 +95,8 @@ class ResultSeries(BaseModel):
 
 
 class QueryResult(BaseModel):
+    """The aggregated series, ordered by their tags."""
+
     metric: str
     aggregation: str
     step_ns: int

@@ -145,7 +145,7 @@ class EmbeddedTSDB:
     def query(self, query: Query) -> QueryResult:
         with self._lock:
             wanted = self._catalogue.select(query.metric, query.match)
-            codes, group_tags = self._catalogue.group_codes(wanted, query.group_by)
+            codes, group_tags = self._catalogue.group_codes(query.metric, wanted, query.group_by)
             group_of_sid = np.full(len(self._catalogue), -1, dtype=np.int32)
             group_of_sid[wanted] = codes
             selected = group_of_sid >= 0
@@ -168,6 +168,7 @@ class EmbeddedTSDB:
                         values=buckets.values[rows].tolist(),
                     )
                 )
+        series.sort(key=lambda result: sorted(result.tags.items()))
         return QueryResult(
             metric=query.metric, aggregation=query.aggregation, step_ns=query.step_ns, series=series
         )
