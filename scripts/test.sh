@@ -9,6 +9,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== lint"; ruff check src tests bench
 echo "== types"; mypy
 echo "== layering"; lint-imports --no-cache
+if command -v npm >/dev/null; then echo "== web UI: types, format"; (cd web && npm run --silent check); fi
 
 pgdir=$(mktemp -d /tmp/netweave-pg.XXXXXX)
 trap './scripts/pg.sh stop "$pgdir"' EXIT

@@ -49,15 +49,17 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`descriptor` on the emulated driver, with the controller (discovery, services)."""
+    """`descriptor` on the emulated driver, with the controller (discovery, services)
+    unless `controller` is false (then only the store changes what the API shows)."""
 
-    def __init__(self, descriptor: TopologyDescriptor, db: Path) -> None:
+    def __init__(self, descriptor: TopologyDescriptor, db: Path, controller: bool = True) -> None:
         descriptor = on_emulated_driver(descriptor)
         self.network = EmulatedNetwork.from_descriptor(descriptor)
         self.store = Store.open(f"sqlite:///{db}")
         Inventory(self.store, InProcessBus()).import_topology(descriptor)
         plugins = {"emulated": EmulatedPlugin(self.network)}
-        app = create_app(self.store, InProcessBus(), Controller(self.store, None, plugins))
+        running = Controller(self.store, None, plugins) if controller else None
+        app = create_app(self.store, InProcessBus(), running)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(
@@ -98,12 +100,10 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(
-    descriptor: TopologyDescriptor, directory: Path | None = None
-) -> Iterator[LiveServer]:
+def live_server(descriptor: TopologyDescriptor, controller: bool = True) -> Iterator[LiveServer]:
     """A started `LiveServer`, stopped afterwards (also on failure)."""
     with tempfile.TemporaryDirectory(prefix="netweave-e2e-") as scratch:
-        server = LiveServer(descriptor, (directory or Path(scratch)) / "netweave.db")
+        server = LiveServer(descriptor, Path(scratch) / "netweave.db", controller)
         server.start()
         try:
             yield server

@@ -28,7 +28,11 @@ export const badge = (status: string): HTMLElement =>
 
 /** A two-column table of label/value rows. */
 export function fields(rows: [string, Child][]): HTMLElement {
-  return h("dl", { class: "fields" }, ...rows.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value ?? "—")]));
+  return h(
+    "dl",
+    { class: "fields" },
+    ...rows.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value ?? "—")]),
+  );
 }
 
 /** A table with a header row; `empty` is shown when there are no rows. */

@@ -5,7 +5,13 @@ import type { Core, ElementDefinition, LayoutOptions, NodeSingular, Position } f
 import type { Change, Inventory } from "./state";
 import type { Connection, Device, Link } from "./types";
 
-const COLORS = { up: "#2e7d32", down: "#c62828", unknown: "#9e9e9e", primary: "#1565c0", backup: "#ef6c00" };
+const COLORS = {
+  up: "#2e7d32",
+  down: "#c62828",
+  unknown: "#9e9e9e",
+  primary: "#1565c0",
+  backup: "#ef6c00",
+};
 
 const STYLE: cytoscape.StylesheetJson = [
   {
@@ -24,27 +30,56 @@ const STYLE: cytoscape.StylesheetJson = [
       "border-color": COLORS.unknown,
     },
   },
-  { selector: 'node[type = "host"]', style: { shape: "ellipse", width: 14, height: 14, "background-color": "#8d6e63" } },
+  {
+    selector: 'node[type = "host"]',
+    style: { shape: "ellipse", width: 14, height: 14, "background-color": "#8d6e63" },
+  },
   { selector: 'node[status = "up"]', style: { "border-color": COLORS.up } },
-  { selector: 'node[status = "down"]', style: { "border-color": COLORS.down, "background-color": COLORS.down } },
+  {
+    selector: 'node[status = "down"]',
+    style: { "border-color": COLORS.down, "background-color": COLORS.down },
+  },
   { selector: "edge", style: { width: 2, "line-color": COLORS.unknown, "curve-style": "bezier" } },
   { selector: 'edge[status = "up"]', style: { "line-color": COLORS.up } },
-  { selector: 'edge[status = "down"]', style: { "line-color": COLORS.down, "line-style": "dashed" } },
-  { selector: ".primary", style: { "underlay-color": COLORS.primary, "underlay-padding": 5, "underlay-opacity": 0.45 } },
-  { selector: ".backup", style: { "underlay-color": COLORS.backup, "underlay-padding": 5, "underlay-opacity": 0.45 } },
+  {
+    selector: 'edge[status = "down"]',
+    style: { "line-color": COLORS.down, "line-style": "dashed" },
+  },
+  {
+    selector: ".primary",
+    style: { "underlay-color": COLORS.primary, "underlay-padding": 5, "underlay-opacity": 0.45 },
+  },
+  {
+    selector: ".backup",
+    style: { "underlay-color": COLORS.backup, "underlay-padding": 5, "underlay-opacity": 0.45 },
+  },
   { selector: ":selected", style: { "border-color": "#ff6f00", "border-width": 4 } },
 ];
 
-const LAYOUT: LayoutOptions = { name: "cose", animate: false, randomize: true, nodeDimensionsIncludeLabels: true };
+const LAYOUT: LayoutOptions = {
+  name: "cose",
+  animate: false,
+  randomize: true,
+  nodeDimensionsIncludeLabels: true,
+};
 
 function nodeOf(device: Device): ElementDefinition {
-  return { group: "nodes", data: { id: device.id, name: device.name, type: device.type, status: device.status } };
+  return {
+    group: "nodes",
+    data: { id: device.id, name: device.name, type: device.type, status: device.status },
+  };
 }
 
 function edgeOf(link: Link): ElementDefinition {
   return {
     group: "edges",
-    data: { id: link.id, name: link.name, source: link.a.device_id, target: link.b.device_id, status: link.status },
+    data: {
+      id: link.id,
+      name: link.name,
+      source: link.a.device_id,
+      target: link.b.device_id,
+      status: link.status,
+    },
   };
 }
 
@@ -55,7 +90,11 @@ export class TopologyGraph {
   /** When the first full render finished, in ms since navigation start (for benchmarks). */
   firstRenderMs: number | null = null;
 
-  constructor(container: HTMLElement, private readonly inventory: Inventory, onPick: (pick: Pick) => void) {
+  constructor(
+    container: HTMLElement,
+    private readonly inventory: Inventory,
+    onPick: (pick: Pick) => void,
+  ) {
     this.cy = cytoscape({ container, style: STYLE, minZoom: 0.05, maxZoom: 4 });
     this.cy.on("tap", "node", (e) => onPick({ kind: "device", id: e.target.id() }));
     this.cy.on("tap", "edge", (e) => onPick({ kind: "link", id: e.target.id() }));
@@ -64,8 +103,10 @@ export class TopologyGraph {
 
   private update(change: Change): void {
     if (change.kind === "all") this.sync();
-    else if (change.kind === "device") this.put(change.id, this.inventory.devices.get(change.id), nodeOf);
-    else if (change.kind === "link") this.put(change.id, this.inventory.links.get(change.id), edgeOf);
+    else if (change.kind === "device")
+      this.put(change.id, this.inventory.devices.get(change.id), nodeOf);
+    else if (change.kind === "link")
+      this.put(change.id, this.inventory.links.get(change.id), edgeOf);
   }
 
   /** Match the graph to the whole inventory; lay out from scratch when it was empty. */
@@ -73,7 +114,10 @@ export class TopologyGraph {
     const fresh = this.cy.elements().empty();
     const { devices, links } = this.inventory;
     this.cy.batch(() => {
-      this.cy.elements().filter((e) => !(e.isNode() ? devices.has(e.id()) : links.has(e.id()))).remove();
+      this.cy
+        .elements()
+        .filter((e) => !(e.isNode() ? devices.has(e.id()) : links.has(e.id())))
+        .remove();
       for (const device of devices.values()) this.put(device.id, device, nodeOf);
       for (const link of links.values()) this.put(link.id, link, edgeOf);
     });
@@ -81,7 +125,11 @@ export class TopologyGraph {
   }
 
   /** Add, change or (when `entity` is gone) remove one element. */
-  private put<T>(id: string, entity: T | undefined, toElement: (entity: T) => ElementDefinition): void {
+  private put<T>(
+    id: string,
+    entity: T | undefined,
+    toElement: (entity: T) => ElementDefinition,
+  ): void {
     const element = this.cy.getElementById(id);
     if (entity === undefined) {
       element.remove();
@@ -94,7 +142,8 @@ export class TopologyGraph {
     }
     if (definition.group === "edges") {
       const { source, target } = definition.data;
-      if (this.cy.getElementById(source!).empty() || this.cy.getElementById(target!).empty()) return;
+      if (this.cy.getElementById(source!).empty() || this.cy.getElementById(target!).empty())
+        return;
       this.cy.add(definition);
     } else {
       this.cy.add({ ...definition, position: this.placeNew() });
@@ -104,7 +153,9 @@ export class TopologyGraph {
   /** Where a node that appears after the layout goes: beside the drawing, to be moved. */
   private placeNew(): Position {
     const box = this.cy.nodes().boundingBox({});
-    return Number.isFinite(box.x2) ? { x: box.x2 + 40, y: box.y1 + Math.random() * box.h } : { x: 0, y: 0 };
+    return Number.isFinite(box.x2)
+      ? { x: box.x2 + 40, y: box.y1 + Math.random() * box.h }
+      : { x: 0, y: 0 };
   }
 
   relayout(): void {

@@ -22,7 +22,10 @@ const ROUTES: [RegExp, View][] = [
 
 const inventory = new Inventory();
 const graph = new TopologyGraph(document.getElementById("graph")!, inventory, (pick) => {
-  location.hash = pick.kind === "device" ? `#/devices/${encodeURIComponent(inventory.devices.get(pick.id)?.name ?? pick.id)}` : `#/links/${pick.id}`;
+  location.hash =
+    pick.kind === "device"
+      ? `#/devices/${encodeURIComponent(inventory.devices.get(pick.id)?.name ?? pick.id)}`
+      : `#/links/${pick.id}`;
 });
 const context: Context = { inventory, graph };
 const panel = document.getElementById("panel")!;
@@ -45,7 +48,10 @@ function route(): void {
 window.addEventListener("hashchange", route);
 follow({
   snapshot: async () => {
-    const [topology, services] = await Promise.all([get<Topology>("/topology"), get<Service[]>("/services")]);
+    const [topology, services] = await Promise.all([
+      get<Topology>("/topology"),
+      get<Service[]>("/services"),
+    ]);
     inventory.replace(topology, services);
     if (!loaded) {
       loaded = true;

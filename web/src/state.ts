@@ -1,13 +1,5 @@
 // The client's copy of the inventory: loaded from a snapshot, kept current by bus events.
-import type {
-  BusEvent,
-  Connection,
-  Device,
-  Endpoint,
-  Link,
-  Service,
-  Topology,
-} from "./types";
+import type { BusEvent, Connection, Device, Endpoint, Link, Service, Topology } from "./types";
 
 export type Kind = "device" | "endpoint" | "link" | "service" | "connection";
 
@@ -61,7 +53,8 @@ export class Inventory {
       if (connection.service_id === serviceId) this.connections.delete(id);
     }
     for (const connection of connections) this.connections.set(connection.id, connection);
-    for (const connection of connections) this.emit({ kind: "connection", id: connection.id, deleted: false });
+    for (const connection of connections)
+      this.emit({ kind: "connection", id: connection.id, deleted: false });
   }
 
   /** `device:port` for an endpoint, by names when known. */

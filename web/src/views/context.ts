@@ -20,15 +20,18 @@ export function keepRendered(
   relevant: (change: EntityChange) => boolean,
   render: () => Node[],
 ): () => void {
-  let scheduled = false;
+  let frame: number | null = null;
   const draw = (): void => {
-    scheduled = false;
+    frame = null;
     into.replaceChildren(...render());
   };
   draw();
-  return context.inventory.on((change) => {
-    if (scheduled || !(change.kind === "all" || relevant(change))) return;
-    scheduled = true;
-    requestAnimationFrame(draw);
+  const stop = context.inventory.on((change) => {
+    if (frame !== null || !(change.kind === "all" || relevant(change))) return;
+    frame = requestAnimationFrame(draw);
   });
+  return () => {
+    stop();
+    if (frame !== null) cancelAnimationFrame(frame);
+  };
 }

@@ -10,19 +10,29 @@ export const deviceView: View = (panel, context, param) => {
   const { inventory, graph } = context;
   const device = inventory.device(param);
   if (device === undefined) {
-    panel.replaceChildren(h("h2", {}, param), h("p", { class: "error" }, `no device named ${param}`));
+    panel.replaceChildren(
+      h("h2", {}, param),
+      h("p", { class: "error" }, `no device named ${param}`),
+    );
     return () => undefined;
   }
   graph.select(device.id);
   graph.focus(device.id);
   const details = h("div");
   const rules = h("div", {}, h("p", { class: "muted" }, "loading rules…"));
-  panel.replaceChildren(h("h2", {}, `${device.type} ${device.name}`), details, h("h3", {}, "Configuration rules"), rules);
+  panel.replaceChildren(
+    h("h2", {}, `${device.type} ${device.name}`),
+    details,
+    h("h3", {}, "Configuration rules"),
+    rules,
+  );
   void loadRules(device.id, rules);
   const peers = (port: Endpoint): string => {
     for (const link of inventory.links.values()) {
-      if (link.a.endpoint_id === port.id) return inventory.portName(link.b.device_id, link.b.endpoint_id);
-      if (link.b.endpoint_id === port.id) return inventory.portName(link.a.device_id, link.a.endpoint_id);
+      if (link.a.endpoint_id === port.id)
+        return inventory.portName(link.b.device_id, link.b.endpoint_id);
+      if (link.b.endpoint_id === port.id)
+        return inventory.portName(link.a.device_id, link.a.endpoint_id);
     }
     return "";
   };
@@ -46,7 +56,14 @@ export const deviceView: View = (panel, context, param) => {
         h("h3", {}, `Ports (${ports.length})`),
         table(
           ["name", "no.", "status", "speed", "address", "peer"],
-          ports.map((p) => [p.name, p.number, badge(p.status), bps(p.speed_bps), p.ip ?? p.mac, peers(p)]),
+          ports.map((p) => [
+            p.name,
+            p.number,
+            badge(p.status),
+            bps(p.speed_bps),
+            p.ip ?? p.mac,
+            peers(p),
+          ]),
           "no ports",
         ),
       ];
@@ -64,12 +81,21 @@ async function loadRules(deviceId: string, into: HTMLElement): Promise<void> {
     into.replaceChildren(
       table(
         ["key", "owner", "action", "status"],
-        rules.map((r) => [h("code", {}, r.key), r.owner, r.action, r.error ? h("span", { title: r.error }, badge(r.status)) : badge(r.status)]),
+        rules.map((r) => [
+          h("code", {}, r.key),
+          r.owner,
+          r.action,
+          r.error ? h("span", { title: r.error }, badge(r.status)) : badge(r.status),
+        ]),
         "no rules",
       ),
-      rules.length === RULES_SHOWN ? h("p", { class: "muted" }, `the first ${RULES_SHOWN} rules`) : "",
+      rules.length === RULES_SHOWN
+        ? h("p", { class: "muted" }, `the first ${RULES_SHOWN} rules`)
+        : "",
     );
   } catch (error) {
-    into.replaceChildren(h("p", { class: "error" }, error instanceof ApiError ? error.message : String(error)));
+    into.replaceChildren(
+      h("p", { class: "error" }, error instanceof ApiError ? error.message : String(error)),
+    );
   }
 }

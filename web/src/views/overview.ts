@@ -13,24 +13,41 @@ export const overview: View = (panel, context) => {
   const { inventory } = context;
   const body = h("div");
   panel.replaceChildren(h("h2", {}, "Topology"), body);
-  return keepRendered(context, body, (c) => c.kind !== "connection", () => [
-    table(
-      ["", "count", "by state"],
-      [
-        ["devices", inventory.devices.size, states(countBy(inventory.devices.values(), (d) => d.status))],
-        ["links", inventory.links.size, states(countBy(inventory.links.values(), (l) => l.status))],
-        ["services", inventory.services.size, states(countBy(inventory.services.values(), (s) => s.status))],
-      ],
-      "",
-    ),
-    h(
-      "p",
-      { class: "muted" },
-      "Links are coloured by state: ",
-      ...(["up", "down", "unknown"] as OperStatus[]).flatMap((s) => [badge(s), " "]),
-      ". Click a device or a link for its details; a service's paths are drawn on the graph.",
-    ),
-  ]);
+  return keepRendered(
+    context,
+    body,
+    (c) => c.kind !== "connection",
+    () => [
+      table(
+        ["", "count", "by state"],
+        [
+          [
+            "devices",
+            inventory.devices.size,
+            states(countBy(inventory.devices.values(), (d) => d.status)),
+          ],
+          [
+            "links",
+            inventory.links.size,
+            states(countBy(inventory.links.values(), (l) => l.status)),
+          ],
+          [
+            "services",
+            inventory.services.size,
+            states(countBy(inventory.services.values(), (s) => s.status)),
+          ],
+        ],
+        "",
+      ),
+      h(
+        "p",
+        { class: "muted" },
+        "Links are coloured by state: ",
+        ...(["up", "down", "unknown"] as OperStatus[]).flatMap((s) => [badge(s), " "]),
+        ". Click a device or a link for its details; a service's paths are drawn on the graph.",
+      ),
+    ],
+  );
 };
 
 function states(counts: [string, number][]): HTMLElement {

@@ -11,35 +11,50 @@ const endpointsOf = (inventory: Inventory, service: Service): string =>
 export const serviceList: View = (panel, context) => {
   const { inventory } = context;
   const body = h("div");
-  panel.replaceChildren(h("h2", {}, "Services ", h("a", { href: "#/services/new", class: "button" }, "New")), body);
-  return keepRendered(context, body, (c) => c.kind === "service", () => [
-    table(
-      ["name", "type", "status", "endpoints", "bandwidth"],
-      [...inventory.services.values()]
-        .sort((x, y) => x.name.localeCompare(y.name))
-        .map((s) => [
-          h("a", { href: `#/services/${ref(s.name)}` }, s.name),
-          s.type,
-          badge(s.status),
-          endpointsOf(inventory, s),
-          bps(s.constraints.bandwidth_bps),
-        ]),
-      "no services yet",
-    ),
-  ]);
+  panel.replaceChildren(
+    h("h2", {}, "Services ", h("a", { href: "#/services/new", class: "button" }, "New")),
+    body,
+  );
+  return keepRendered(
+    context,
+    body,
+    (c) => c.kind === "service",
+    () => [
+      table(
+        ["name", "type", "status", "endpoints", "bandwidth"],
+        [...inventory.services.values()]
+          .sort((x, y) => x.name.localeCompare(y.name))
+          .map((s) => [
+            h("a", { href: `#/services/${ref(s.name)}` }, s.name),
+            s.type,
+            badge(s.status),
+            endpointsOf(inventory, s),
+            bps(s.constraints.bandwidth_bps),
+          ]),
+        "no services yet",
+      ),
+    ],
+  );
 };
 
 export const serviceDetail: View = (panel, context, param) => {
   const { inventory, graph } = context;
   const service = inventory.service(param);
   if (service === undefined) {
-    panel.replaceChildren(h("h2", {}, param), h("p", { class: "error" }, `no service named ${param}`));
+    panel.replaceChildren(
+      h("h2", {}, param),
+      h("p", { class: "error" }, `no service named ${param}`),
+    );
     return () => undefined;
   }
   const id = service.id;
   const body = h("div");
   const problems = h("p", { class: "error", role: "alert" });
-  const removeButton = h("button", { type: "button", class: "danger", onclick: () => void deleteService(service.name, problems) }, "Delete");
+  const removeButton = h(
+    "button",
+    { type: "button", class: "danger", onclick: () => void deleteService(service.name, problems) },
+    "Delete",
+  );
   panel.replaceChildren(h("h2", {}, `service ${service.name}`), body, removeButton, problems);
   void get<Connection[]>(`/services/${ref(id)}/connections`).then(
     (connections) => inventory.setConnections(id, connections),
@@ -70,7 +85,9 @@ export const serviceDetail: View = (panel, context, param) => {
           ["role", "path", "links", "VLAN"],
           connections.map((c) => [
             h("span", { class: `role ${c.role}` }, c.role),
-            c.hops.map((hop) => inventory.devices.get(hop.device_id)?.name ?? hop.device_id).join(" → "),
+            c.hops
+              .map((hop) => inventory.devices.get(hop.device_id)?.name ?? hop.device_id)
+              .join(" → "),
             pathState(inventory, c),
             c.vlan_id,
           ]),
@@ -87,7 +104,9 @@ export const serviceDetail: View = (panel, context, param) => {
 
 function pathState(inventory: Inventory, connection: Connection): HTMLElement {
   const down = connection.link_ids.filter((id) => inventory.links.get(id)?.status === "down");
-  return down.length === 0 ? badge("up") : h("span", {}, badge("down"), ` ${down.length} of ${connection.link_ids.length}`);
+  return down.length === 0
+    ? badge("up")
+    : h("span", {}, badge("down"), ` ${down.length} of ${connection.link_ids.length}`);
 }
 
 async function deleteService(name: string, problems: HTMLElement): Promise<void> {
