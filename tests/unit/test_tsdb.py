@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from netweave.assurance import (
+    CorruptDataError,
     EmbeddedTSDB,
     Query,
     RetentionPolicy,
@@ -369,3 +370,12 @@ def test_writes_in_any_order_and_batching_give_the_same_answers() -> None:
         in_order.write(SampleBatch.of(samples[i] for i in chunk))
         in_order.query(query)  # merges each chunk into the sorted columns (the fast path)
     assert in_order.query(query) == whole.query(query)
+
+
+def test_a_data_dir_refuses_another_partition_length(tmp_path: Path) -> None:
+    db = tsdb(tmp_path)
+    db.write(SampleBatch.of(random_samples()))
+    db.close()
+    other = RetentionPolicy(partition_ns=20 * S, downsample_after_ns=None, retention_ns=None)
+    with pytest.raises(CorruptDataError, match="partition_ns=20000000000 cannot read them"):
+        tsdb(tmp_path, other)

@@ -23,7 +23,7 @@ from netweave.assurance.query import (
     WriteReport,
 )
 from netweave.assurance.series import FloatArray, Int32Array, Int64Array, SampleBatch, SeriesKey
-from netweave.assurance.storage import Storage
+from netweave.assurance.storage import CorruptDataError, Storage
 
 HOUR_NS = 3_600_000_000_000
 MINUTE_NS = 60_000_000_000
@@ -110,6 +110,11 @@ class EmbeddedTSDB:
             self._catalogue.add(key)
         self._grow_latest()
         for partition in storage.load_partitions():
+            if partition.length_ns != self.policy.partition_ns:
+                raise CorruptDataError(
+                    f"{storage.directory}: partitions of {partition.length_ns} ns were written "
+                    f"there; partition_ns={self.policy.partition_ns} cannot read them"
+                )
             self._partitions[partition.start_ns] = partition
             self._note_latest(partition)
         for start_ns, sid, ts, value in storage.replay():
