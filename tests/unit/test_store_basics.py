@@ -85,3 +85,23 @@ def test_entities_count_and_page_in_name_order(store: Store) -> None:
         assert r.endpoints.count(scope=device_id("s1")) == 1
         assert r.endpoints.count(scope=device_id("s2")) == 0
         assert [d.name for d in r.devices.list(limit=2, offset=1)] == ["s2", "s3"]
+
+
+def test_update_renames_reports_before_and_guards_names(store: Store) -> None:
+    seen: list[list[Change]] = []
+    with store.transaction() as tx:
+        tx.devices.add(_device("s1"))
+        tx.devices.add(_device("s2"))
+    store.on_commit(seen.append)
+    renamed = Device(id=device_id("s1"), name="core-1", address="tcp:10.0.0.1:6653")
+    with store.transaction() as tx:
+        tx.devices.update(renamed)
+    [change] = seen[0]
+    assert (change.op, change.entity, change.before) == (Op.UPDATED, renamed, _device("s1"))
+    with store.read() as r:
+        assert r.devices.find_by_name("core-1") == renamed
+        assert r.devices.find_by_name("s1") is None
+    with pytest.raises(ConflictError, match="'s2' is already used"), store.transaction() as tx:
+        tx.devices.update(Device(id=device_id("s1"), name="s2"))
+    with pytest.raises(NotFoundError), store.transaction() as tx:
+        tx.devices.update(_device("missing"))

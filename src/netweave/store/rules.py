@@ -8,10 +8,8 @@ prepared statement (executemany).
 from __future__ import annotations
 
 import builtins
-import functools
-import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar, cast
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 import psycopg
 from pydantic_core import from_json, to_json
@@ -22,6 +20,7 @@ from netweave.model import ConfigRule, RuleStatus
 from netweave.store.changes import Change, Journal, Op
 from netweave.store.db_errors import conflicts_as
 from netweave.store.errors import NotFoundError
+from netweave.store.gc_pause import gc_paused
 from netweave.store.schema import config_rules
 
 # Ids per IN (...) list and rows per executemany: well under every backend's limit on
@@ -29,34 +28,11 @@ from netweave.store.schema import config_rules
 CHUNK = 2000
 
 _T = TypeVar("_T")
-_R = TypeVar("_R")
-_P = ParamSpec("_P")
 _c = config_rules.c
 _COLUMNS = tuple(config_rules.c.keys())
 # Built once: building a statement costs more than running it on a primary key.
 _BY_ID = select(config_rules).where(_c.id == bindparam("id"))
 _BY_IDS = select(config_rules).where(_c.id.in_(bindparam("ids", expanding=True)))
-
-
-def _gc_paused(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run `method` with the cyclic garbage collector paused (and restored after).
-
-    Building thousands of surviving objects (rules, rows, changes) triggers collections
-    that rescan the whole heap: with the collector paused, turning 1,000 rows into
-    rules took half the time here (bench/store.py, lookup by device).
-    """
-
-    @functools.wraps(method)
-    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return method(*args, **kwargs)
-        finally:
-            if enabled:
-                gc.enable()
-
-    return paused
 
 
 def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
@@ -113,7 +89,7 @@ class RuleCollection:
             raise NotFoundError(self.kind, rule_id)
         return found
 
-    @_gc_paused
+    @gc_paused
     def find_many(self, rule_ids: Iterable[str]) -> dict[str, ConfigRule]:
         """The rules with these ids that exist, by id."""
         found: dict[str, ConfigRule] = {}
@@ -130,7 +106,7 @@ class RuleCollection:
             raise NotFoundError(self.kind, missing)
         return [found[rule_id] for rule_id in rule_ids]
 
-    @_gc_paused
+    @gc_paused
     def list(
         self,
         device_id: str | None = None,
@@ -160,7 +136,7 @@ class RuleCollection:
         query = query.where(*_filters(device_id, owner, status))
         return int(self._conn.execute(query).scalar_one())
 
-    @_gc_paused
+    @gc_paused
     def add_many(self, rules: Sequence[ConfigRule]) -> None:
         """Insert new rules; a duplicate id fails the transaction with ConflictError(id)."""
         self._journal.check_writable()
@@ -196,7 +172,7 @@ class RuleCollection:
         self.put_many([rule])
         return rule
 
-    @_gc_paused
+    @gc_paused
     def put_many(self, rules: Sequence[ConfigRule]) -> None:
         """Insert the new rules and replace the existing ones (matched by id)."""
         self._journal.check_writable()
@@ -210,7 +186,7 @@ class RuleCollection:
             Change(self.kind, Op.UPDATED, rule, before[rule.id]) for rule in replaced
         )
 
-    @_gc_paused
+    @gc_paused
     def set_status(
         self, rule_ids: Iterable[str], status: RuleStatus, error: str | None = None
     ) -> builtins.list[ConfigRule]:
@@ -228,7 +204,7 @@ class RuleCollection:
                 self._journal.changes.append(Change(self.kind, Op.UPDATED, new, old))
         return updated
 
-    @_gc_paused
+    @gc_paused
     def delete_many(self, rule_ids: Iterable[str]) -> int:
         """Delete these rules (missing ids are skipped); returns how many were deleted."""
         self._journal.check_writable()
