@@ -86,17 +86,16 @@ class Provisioning:
                 if strict:
                     raise
                 return self._fail(service, current, connection, str(exc))
+        elif any(map(_pending_rule, current.values())):
+            return service  # a device has yet to answer; its answer wakes us again
         waiting = self._unnumbered(connection)
         if waiting:
             return _with_status(
                 repo, service, _pending(moving), f"waiting for port numbers of {waiting}"
             )
-        ports = {e: self.snap.endpoints[e].number for e in _endpoints(connection)}
+        ports = {e: self._number(e) for e in _endpoints(connection)}
         desired = p2p_rules(
-            owner_of(service.id),
-            connection,
-            {e: n for e, n in ports.items() if n is not None},
-            service.constraints.bandwidth_bps,
+            owner_of(service.id), connection, ports, service.constraints.bandwidth_bps
         )
         if self._advance({rule.id: rule for rule in desired}, current):
             return _with_status(repo, service, ServiceStatus.ACTIVE, None)
@@ -154,17 +153,22 @@ class Provisioning:
         return any(
             link_id not in links or links[link_id].status is OperStatus.DOWN
             for link_id in connection.link_ids
-        ) or any(e not in self.snap.endpoints for e in _endpoints(connection))
+        ) or any(self.snap.endpoint(e) is None for e in _endpoints(connection))
 
     def _unnumbered(self, connection: Connection) -> str:
         """The ports of `connection` whose number is not known yet, for messages."""
         names = []
         for endpoint_id in _endpoints(connection):
-            endpoint = self.snap.endpoints[endpoint_id]
-            if endpoint.number is None:
+            endpoint = self.snap.endpoint(endpoint_id)
+            if endpoint is not None and endpoint.number is None:
                 device = self.snap.devices[endpoint.device_id]
                 names.append(f"{device.name}:{endpoint.name}")
         return ", ".join(names)
+
+    def _number(self, endpoint_id: str) -> int:
+        endpoint = self.snap.endpoint(endpoint_id)
+        assert endpoint is not None and endpoint.number is not None, "checked by _unnumbered"
+        return endpoint.number
 
     def _release(self, connection: Connection | None) -> None:
         if connection is None:
@@ -227,6 +231,10 @@ def _endpoints(connection: Connection) -> list[str]:
 
 def _refused(rule: ConfigRule) -> bool:
     return rule.action is RuleAction.SET and rule.status is RuleStatus.FAILED
+
+
+def _pending_rule(rule: ConfigRule) -> bool:
+    return rule.status is RuleStatus.PENDING
 
 
 def _applied(rule: ConfigRule) -> bool:

@@ -110,6 +110,7 @@ class ServiceReconciler:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
+            await asyncio.sleep(0)  # let the device sessions woken with us record first
             self._wake.clear()
             dirty, self._dirty = self._dirty, _Dirty()
             try:

@@ -90,7 +90,7 @@ def route(snap: Snapshot, service: Service) -> Route:
 
 
 def _edge(snap: Snapshot, ref: EndpointRef, index: int) -> _Edge:
-    endpoint = snap.endpoints.get(ref.endpoint_id)
+    endpoint = snap.endpoint(ref.endpoint_id)
     device = snap.devices.get(ref.device_id)
     if endpoint is None or device is None or endpoint.device_id != device.id:
         raise Infeasible(("endpoints", index), f"unknown endpoint {ref.endpoint_id!r}")
@@ -105,7 +105,12 @@ def _edge(snap: Snapshot, ref: EndpointRef, index: int) -> _Edge:
         raise Infeasible(("endpoints", index), f"{where} is linked to another host")
     if link.status is OperStatus.DOWN:
         raise Infeasible(("endpoints", index), f"{where}: its link {link.name!r} is down")
-    return _Edge(snap.endpoints[far.endpoint_id], link)
+    port = snap.endpoint(far.endpoint_id)
+    if port is None:
+        raise Infeasible(
+            ("endpoints", index), f"{where}: its link {link.name!r} leads to an unknown port"
+        )
+    return _Edge(port, link)
 
 
 def _check_access(service: Service, access: list[Link]) -> None:

@@ -21,14 +21,17 @@ class Snapshot:
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
         self._graph: PathGraph | None = None
+        self._endpoints: dict[str, Endpoint | None] = {}
 
     @cached_property
     def devices(self) -> dict[str, Device]:
         return {device.id: device for device in self.repo.devices.list()}
 
-    @cached_property
-    def endpoints(self) -> dict[str, Endpoint]:
-        return {endpoint.id: endpoint for endpoint in self.repo.endpoints.list()}
+    def endpoint(self, endpoint_id: str) -> Endpoint | None:
+        """One endpoint, read on first use (a service needs a handful of them)."""
+        if endpoint_id not in self._endpoints:
+            self._endpoints[endpoint_id] = self.repo.endpoints.find(endpoint_id)
+        return self._endpoints[endpoint_id]
 
     @cached_property
     def links(self) -> dict[str, Link]:
