@@ -127,3 +127,20 @@ def test_service_from_the_form_is_drawn_and_follows_a_link_down(
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_text("this service was deleted")).to_be_visible()
     assert api(server, "/services") == [] and drawn_path(page, "primary") == []
+
+
+def test_policies_page_shows_a_new_policy_without_reload(page: Page, server: LiveServer) -> None:
+    page.goto("/#/policies")
+    expect(page.get_by_text("no policies")).to_be_visible()
+    policy = {
+        "name": "notify-link-down",
+        "trigger": {"on": "event", "event": "link.status", "where": {"status": "down"}},
+        "actions": [{"type": "raise_event", "name": "LINK_DOWN"}],
+    }
+    httpx.post(f"{server.url}/api/v1/policies", json=policy).raise_for_status()
+    row = page.get_by_role("row").filter(has_text="notify-link-down")
+    expect(row).to_contain_text("event link.status")
+    expect(row).to_contain_text("raise_event")
+    page.goto("/#/alarms")
+    expect(page.get_by_text("no active alarm")).to_be_visible()
+    screenshot(page, "alarms")

@@ -5,6 +5,7 @@ import { follow } from "./live";
 import { Inventory } from "./state";
 import "./style.css";
 import type { Service, Topology } from "./types";
+import { alarmsView, policiesView } from "./views/assurance";
 import type { Context, View } from "./views/context";
 import { deviceView } from "./views/device";
 import { linkView } from "./views/link";
@@ -13,6 +14,8 @@ import { serviceForm } from "./views/serviceForm";
 import { serviceDetail, serviceList } from "./views/services";
 
 const ROUTES: [RegExp, View][] = [
+  [/^#\/alarms$/, alarmsView],
+  [/^#\/policies$/, policiesView],
   [/^#\/devices\/(.+)$/, deviceView],
   [/^#\/links\/(.+)$/, linkView],
   [/^#\/services\/new$/, serviceForm],

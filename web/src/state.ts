@@ -1,7 +1,9 @@
 // The client's copy of the inventory: loaded from a snapshot, kept current by bus events.
 import type { BusEvent, Connection, Device, Endpoint, Link, Service, Topology } from "./types";
 
-export type Kind = "device" | "endpoint" | "link" | "service" | "connection";
+export type Kind = "device" | "endpoint" | "link" | "service" | "connection" | "alarm" | "policy";
+/** Kinds whose events are passed on without a copy kept here (views read them anew). */
+const UNCACHED = new Set<string>(["alarm", "policy"]);
 
 /** One entity changed (or was `deleted`). */
 export type EntityChange = { kind: Kind; id: string; deleted: boolean };
@@ -39,10 +41,10 @@ export class Inventory {
   apply(event: BusEvent): void {
     const [kind, verb] = event.type.split(".", 2);
     const collection = this.collection(kind);
-    if (collection === undefined) return;
+    if (collection === undefined && !UNCACHED.has(kind)) return;
     const deleted = verb === "deleted";
-    if (deleted) collection.delete(event.entity_id);
-    else collection.set(event.entity_id, event.data as never);
+    if (deleted) collection?.delete(event.entity_id);
+    else collection?.set(event.entity_id, event.data as never);
     this.eventsApplied += 1;
     this.emit({ kind: kind as Kind, id: event.entity_id, deleted });
   }

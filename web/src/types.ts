@@ -107,3 +107,46 @@ export interface Problem {
   loc: (string | number)[];
   msg: string;
 }
+
+export interface Alarm {
+  id: string;
+  name: string;
+  rule_id: string;
+  rule_name: string;
+  tags: Record<string, string>;
+  status: "active" | "cleared";
+  value: number | null;
+  message: string;
+  raised_at: string;
+  cleared_at: string | null;
+}
+
+export interface Policy {
+  id: string;
+  name: string;
+  description: string;
+  trigger: { on: "alarm"; alarm_rule: string } | { on: "event"; event: string; count: number };
+  actions: { type: string }[];
+  enabled: boolean;
+  status: string;
+  status_reason: string | null;
+}
+
+export interface AuditEntry {
+  id: string;
+  policy_id: string;
+  actor: string;
+  action: string;
+  target: string;
+  trigger: string;
+  attempt: number;
+  result: "ok" | "retrying" | "failed" | "held_down";
+  detail: string;
+  time: string;
+}
+
+/** What `GET /api/v1/query` answers: aggregated series, bucket times in ns. */
+export interface QueryResult {
+  metric: string;
+  series: { tags: Record<string, string>; timestamps_ns: number[]; values: number[] }[];
+}

@@ -1,12 +1,26 @@
-// A link: its ends, state, capacity and reservation (live).
+// A link: its ends, state, capacity and reservation (live), and its utilisation.
 import { badge, bps, fields, h } from "../dom";
+import { kpiChart } from "./chart";
 import { keepRendered, type View } from "./context";
+
+const CHART_REFRESH_MS = 15_000; // the KPI's own period: it is sampled, not evented
 
 export const linkView: View = (panel, context, param) => {
   const { inventory, graph } = context;
   const body = h("div");
-  panel.replaceChildren(h("h2", {}, "Link"), body);
+  const chart = h("div");
+  panel.replaceChildren(h("h2", {}, "Link"), body, chart);
   graph.select(param);
+  const name = inventory.links.get(param)?.name;
+  const drawChart = (): void => {
+    if (name === undefined) return;
+    kpiChart("link.utilisation", `link:${name}`, "%", 100).then(
+      (node) => chart.replaceChildren(node),
+      (error: unknown) => chart.replaceChildren(h("p", { class: "error" }, String(error))),
+    );
+  };
+  drawChart();
+  const timer = setInterval(drawChart, CHART_REFRESH_MS);
   const stop = keepRendered(
     context,
     body,
@@ -30,6 +44,7 @@ export const linkView: View = (panel, context, param) => {
   );
   return () => {
     stop();
+    clearInterval(timer);
     graph.select(null);
   };
 };
