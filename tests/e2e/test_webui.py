@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from netweave.model import OperStatus
 
 DOWN_RED = "rgb(198,40,40)"
+FULL_ORANGE = "rgb(230,81,0)"
 
 
 def api(server: LiveServer, path: str) -> Any:
@@ -144,3 +145,17 @@ def test_policies_page_shows_a_new_policy_without_reload(page: Page, server: Liv
     page.goto("/#/alarms")
     expect(page.get_by_text("no active alarm")).to_be_visible()
     screenshot(page, "alarms")
+
+
+def test_links_show_their_utilisation(page: Page, server: LiveServer) -> None:
+    link = next(link for link in api(server, "/links") if link["name"] == "s1:eth1--s2:eth1")
+    sample = f"link,link={link['name']} utilisation=85"
+    httpx.post(f"{server.url}/api/v1/write", content=sample).raise_for_status()
+    page.goto("/")  # read at load, then once per sampling period
+    page.wait_for_function(
+        "id => netweave.graph.cy.getElementById(id).data('util') === 85", arg=link["id"]
+    )
+    assert graph(page, f"cy.getElementById('{link['id']}').style('line-color')") == FULL_ORANGE
+    page.goto(f"/#/links/{link['id']}")
+    expect(page.get_by_text("now 85.0 %")).to_be_visible()
+    screenshot(page, "utilisation")

@@ -6,6 +6,8 @@ import type { Change, Inventory } from "./state";
 import type { Connection, Device, Link } from "./types";
 
 const COLORS = {
+  busy: "#f9a825",
+  full: "#e65100",
   up: "#2e7d32",
   down: "#c62828",
   unknown: "#9e9e9e",
@@ -41,6 +43,10 @@ const STYLE: cytoscape.StylesheetJson = [
   },
   { selector: "edge", style: { width: 2, "line-color": COLORS.unknown, "curve-style": "bezier" } },
   { selector: 'edge[status = "up"]', style: { "line-color": COLORS.up } },
+  // utilisation (percent): wider, then amber and orange past 50% and 80%
+  { selector: "edge[util >= 0]", style: { width: "mapData(util, 0, 100, 2, 9)" } },
+  { selector: 'edge[status = "up"][util >= 50]', style: { "line-color": COLORS.busy } },
+  { selector: 'edge[status = "up"][util >= 80]', style: { "line-color": COLORS.full } },
   {
     selector: 'edge[status = "down"]',
     style: { "line-color": COLORS.down, "line-style": "dashed" },
@@ -178,6 +184,17 @@ export class TopologyGraph {
           this.cy.getElementById(id).addClass(connection.role);
         }
       }
+    });
+  }
+
+  /** Show each link's utilisation (percent, by link id); links not given show none. */
+  showUtilisation(utilisation: Map<string, number>): void {
+    this.cy.batch(() => {
+      this.cy.edges().forEach((edge) => {
+        const value = utilisation.get(edge.id());
+        if (value === undefined) edge.removeData("util");
+        else edge.data("util", Math.round(value));
+      });
     });
   }
 

@@ -1,6 +1,7 @@
 // The netweave web UI: a live topology graph beside a panel routed by the URL's hash.
 import { get } from "./api";
 import { TopologyGraph } from "./graph";
+import { showUtilisation } from "./kpi";
 import { follow } from "./live";
 import { Inventory } from "./state";
 import "./style.css";
@@ -59,6 +60,7 @@ follow({
     if (!loaded) {
       loaded = true;
       route();
+      showUtilisation(graph, inventory);
     }
   },
   event: (event) => inventory.apply(event),

@@ -27,17 +27,23 @@ export async function kpiChart(
   const top = Math.max(floor, ...series.values);
   const first = start * 1e9;
   const span = Date.now() * 1e6 - first;
-  const points = series.timestamps_ns.map((t, i) => {
-    const x = ((t - first) / span) * WIDTH;
-    const y = HEIGHT - (series.values[i] / top) * HEIGHT;
-    return `${x.toFixed(1)},${y.toFixed(1)}`;
-  });
+  const points = series.timestamps_ns.map((t, i) => [
+    ((t - first) / span) * WIDTH,
+    HEIGHT - (series.values[i] / top) * HEIGHT,
+  ]);
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", `0 0 ${WIDTH} ${HEIGHT}`);
   svg.setAttribute("class", "chart");
   const line = document.createElementNS(SVG, "polyline");
-  line.setAttribute("points", points.join(" "));
+  line.setAttribute("points", points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" "));
   svg.append(line);
+  for (const [x, y] of points) {
+    const dot = document.createElementNS(SVG, "circle");
+    dot.setAttribute("cx", x.toFixed(1));
+    dot.setAttribute("cy", y.toFixed(1));
+    dot.setAttribute("r", "2");
+    svg.append(dot);
+  }
   const last = series.values[series.values.length - 1];
   const peak = Math.max(...series.values);
   const summary = `now ${last.toFixed(1)} ${unit}, peak ${peak.toFixed(1)} ${unit}, scale 0–${top.toFixed(0)}`;

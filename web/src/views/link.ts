@@ -1,5 +1,6 @@
 // A link: its ends, state, capacity and reservation (live), and its utilisation.
 import { badge, bps, fields, h } from "../dom";
+import { UTILISATION } from "../kpi";
 import { kpiChart } from "./chart";
 import { keepRendered, type View } from "./context";
 
@@ -14,7 +15,7 @@ export const linkView: View = (panel, context, param) => {
   const name = inventory.links.get(param)?.name;
   const drawChart = (): void => {
     if (name === undefined) return;
-    kpiChart("link.utilisation", `link:${name}`, "%", 100).then(
+    kpiChart(UTILISATION, `link:${name}`, "%", 100).then(
       (node) => chart.replaceChildren(node),
       (error: unknown) => chart.replaceChildren(h("p", { class: "error" }, String(error))),
     );

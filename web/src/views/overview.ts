@@ -44,7 +44,7 @@ export const overview: View = (panel, context) => {
         { class: "muted" },
         "Links are coloured by state: ",
         ...(["up", "down", "unknown"] as OperStatus[]).flatMap((s) => [badge(s), " "]),
-        ". Click a device or a link for its details; a service's paths are drawn on the graph.",
+        "; wider, then amber and orange past 50% and 80% utilisation. Click a device or a link for its details; a service's paths are drawn on the graph.",
       ),
     ],
   );
