@@ -192,13 +192,15 @@ class Provisioning:
     # -- rules --------------------------------------------------------------------------
     def _advance(self, desired: dict[str, ConfigRule], current: dict[str, ConfigRule]) -> bool:
         """Write the next make-before-break phase; True when the rules are all in place."""
-        added = [
+        new = [rule for rule_id, rule in desired.items() if rule_id not in current]
+        revived = [
             rule
             for rule_id, rule in desired.items()
-            if rule_id not in current or current[rule_id].action is RuleAction.DELETE
+            if rule_id in current and current[rule_id].action is RuleAction.DELETE
         ]
-        if added:
-            self.repo.rules.put_many(added)
+        if new or revived:
+            self.repo.rules.add_many(new)
+            self.repo.rules.put_many(revived)
             return False
         changed = {i: r for i, r in desired.items() if current[i].value != r.value}
         if changed:

@@ -14,6 +14,8 @@ from netweave.pathcomp import PathGraph
 from netweave.services.vlans import VlanPool
 from netweave.store import Repository
 
+ENDPOINTS_ONE_BY_ONE = 100
+
 
 class Snapshot:
     """Lazy views of the store for one transaction (`repo`)."""
@@ -22,15 +24,24 @@ class Snapshot:
         self.repo = repo
         self._graph: PathGraph | None = None
         self._endpoints: dict[str, Endpoint | None] = {}
+        self._all_endpoints = False
 
     @cached_property
     def devices(self) -> dict[str, Device]:
         return {device.id: device for device in self.repo.devices.list()}
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
-        """One endpoint, read on first use (a service needs a handful of them)."""
+        """One endpoint. A service needs a handful, read one by one; past
+        `ENDPOINTS_ONE_BY_ONE` reads (many services in one transaction) all are read."""
         if endpoint_id not in self._endpoints:
-            self._endpoints[endpoint_id] = self.repo.endpoints.find(endpoint_id)
+            if self._all_endpoints:
+                return None
+            if len(self._endpoints) < ENDPOINTS_ONE_BY_ONE:
+                self._endpoints[endpoint_id] = self.repo.endpoints.find(endpoint_id)
+            else:
+                self._endpoints = {e.id: e for e in self.repo.endpoints.list()}
+                self._all_endpoints = True
+                return self._endpoints.get(endpoint_id)
         return self._endpoints[endpoint_id]
 
     @cached_property
