@@ -26,7 +26,7 @@ from netweave.api.errors import ErrorBody, ErrorItem
 from netweave.assurance import Query as SeriesQuery
 from netweave.assurance import QueryResult, TimeSeriesStore, exposition
 from netweave.assurance.exposition import OwnMetric
-from netweave.assurance.lineproto import LineParser, precision_ns
+from netweave.assurance.lineproto import LineParser, Parsed, precision_ns
 from netweave.assurance.params import parse_duration, parse_matcher, parse_time
 from netweave.assurance.query import SeriesInfo
 
@@ -94,8 +94,7 @@ async def _write(request: Request, tsdb: TimeSeriesStore, precision: str) -> Res
     except ValueError as error:
         raise _write_error(str(error), [_item(["query", "precision"], str(error))]) from None
     text = _body_text(await request.body(), request.headers.get("content-encoding", ""))
-    parsed = await run_in_threadpool(_parser.parse, text, precision)
-    await run_in_threadpool(tsdb.write, parsed.batch)
+    parsed = await run_in_threadpool(_parse_and_write, tsdb, text, precision)
     if parsed.errors:
         rejected = len(parsed.errors)
         message = f"partial write: {parsed.errors[0]} ({rejected} bad lines not written)"
@@ -105,6 +104,12 @@ async def _write(request: Request, tsdb: TimeSeriesStore, precision: str) -> Res
         ]
         raise _write_error(message, items)
     return Response(status_code=204)
+
+
+def _parse_and_write(tsdb: TimeSeriesStore, text: str, precision: str) -> Parsed:
+    parsed = _parser.parse(text, precision)
+    tsdb.write(parsed.batch)
+    return parsed
 
 
 def _body_text(data: bytes, encoding: str) -> str:
