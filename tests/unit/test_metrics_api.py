@@ -73,7 +73,7 @@ def test_telegraf_path_gzip_and_rfc3339(client: TestClient) -> None:
 def test_bad_lines_are_reported_and_good_ones_kept(client: TestClient) -> None:
     response = write(client, f"m v=1 {T}\nm v=x {T}\nm,t v=2\n", precision="s")
     assert response.status_code == 400
-    body = response.json()["detail"]
+    body = response.json()
     assert body["error"].startswith("partial write: line 2: field 'v': 'x' is not a number")
     assert "(2 bad lines not written)" in body["error"]
     assert [(item["line"], item["loc"]) for item in body["detail"]] == [
@@ -96,7 +96,8 @@ def test_unreadable_writes_are_400(
 ) -> None:
     response = client.post(f"{V1}/write", content=body, params=params, headers=headers)
     assert response.status_code == 400
-    assert fragment in response.json()["detail"]["error"]
+    assert fragment in response.json()["error"]
+    assert response.json()["detail"][0]["msg"] == response.json()["error"]
 
 
 @pytest.mark.parametrize(
@@ -178,3 +179,11 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/write", "/metrics", f"{V1}/write", f"{V1}/query", f"{V1}/series"} <= set(paths)
     assert "400" in paths["/write"]["post"]["responses"]
+
+
+def test_points_beyond_retention_are_reported_like_influxdb(client: TestClient) -> None:
+    week_and_a_day = 8 * 24 * 3600
+    response = write(client, f"m v=1 {T - week_and_a_day}\nm v=2 {T}", precision="s")
+    assert response.status_code == 400
+    assert response.json()["error"] == "partial write: points beyond retention policy dropped=1"
+    assert query(client, metric="m.v", agg="sum").json()["series"][0]["values"] == [2.0]

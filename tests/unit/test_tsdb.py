@@ -376,6 +376,8 @@ def test_a_data_dir_refuses_another_partition_length(tmp_path: Path) -> None:
     db = tsdb(tmp_path)
     db.write(SampleBatch.of(random_samples()))
     db.close()
-    other = RetentionPolicy(partition_ns=20 * S, downsample_after_ns=None, retention_ns=None)
+    other = RetentionPolicy(
+        partition_ns=20 * S, downsample_after_ns=None, resolution_ns=S, retention_ns=None
+    )
     with pytest.raises(CorruptDataError, match="partition_ns=20000000000 cannot read them"):
         tsdb(tmp_path, other)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ValidationError
 
 from netweave.api.errors import ErrorBody, ErrorItem
@@ -28,7 +29,9 @@ from netweave.assurance import QueryResult, TimeSeriesStore, exposition
 from netweave.assurance.exposition import OwnMetric
 from netweave.assurance.lineproto import LineParser, Parsed, precision_ns
 from netweave.assurance.params import parse_duration, parse_matcher, parse_time
-from netweave.assurance.query import SeriesInfo
+from netweave.assurance.query import SeriesInfo, WriteReport
+
+log = logging.getLogger(__name__)
 
 MAINTENANCE_EVERY_S = 60.0
 DEFAULT_RANGE = "1h"
@@ -49,7 +52,10 @@ async def _maintained(app: FastAPI) -> AsyncIterator[None]:
     async def every_minute() -> None:
         while True:
             await asyncio.sleep(MAINTENANCE_EVERY_S)
-            await asyncio.to_thread(tsdb.maintain)
+            try:
+                await asyncio.to_thread(tsdb.maintain)
+            except Exception:
+                log.exception("time-series store maintenance failed; retrying next round")
 
     task = asyncio.create_task(every_minute())
     try:
@@ -83,43 +89,53 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _write_error(message: str, items: list[ErrorItem]) -> HTTPException:
+def _refused(message: str, items: list[ErrorItem]) -> JSONResponse:
+    """A 400 in InfluxDB's shape (top-level ``error``, which Telegraf reads: a message
+    starting with "partial write" makes it drop the batch instead of retrying)."""
     body = WriteErrorBody(error=message, detail=items).model_dump(exclude_none=True)
-    return HTTPException(400, detail=body)
+    return JSONResponse(body, status_code=400)
 
 
 async def _write(request: Request, tsdb: TimeSeriesStore, precision: str) -> Response:
     try:
         precision_ns(precision)
     except ValueError as error:
-        raise _write_error(str(error), [_item(["query", "precision"], str(error))]) from None
-    text = _body_text(await request.body(), request.headers.get("content-encoding", ""))
-    parsed = await run_in_threadpool(_parse_and_write, tsdb, text, precision)
+        return _refused(str(error), [_item(["query", "precision"], str(error))])
+    try:
+        text = _body_text(await request.body(), request.headers.get("content-encoding", ""))
+    except ValueError as error:
+        return _refused(str(error), [_item(["body"], str(error))])
+    parsed, written = await run_in_threadpool(_parse_and_write, tsdb, text, precision)
+    items = [
+        ErrorItem(loc=["body", e.line], msg=e.reason, type="line_protocol", line=e.line)
+        for e in parsed.errors
+    ]
     if parsed.errors:
         rejected = len(parsed.errors)
-        message = f"partial write: {parsed.errors[0]} ({rejected} bad lines not written)"
-        items = [
-            ErrorItem(loc=["body", e.line], msg=e.reason, type="line_protocol", line=e.line)
-            for e in parsed.errors
-        ]
-        raise _write_error(message, items)
+        return _refused(
+            f"partial write: {parsed.errors[0]} ({rejected} bad lines not written)", items
+        )
+    if written.dropped_too_old:
+        message = f"partial write: points beyond retention policy dropped={written.dropped_too_old}"
+        return _refused(message, [_item(["body"], message)])
     return Response(status_code=204)
 
 
-def _parse_and_write(tsdb: TimeSeriesStore, text: str, precision: str) -> Parsed:
+def _parse_and_write(
+    tsdb: TimeSeriesStore, text: str, precision: str
+) -> tuple[Parsed, WriteReport]:
     parsed = _parser.parse(text, precision)
-    tsdb.write(parsed.batch)
-    return parsed
+    return parsed, tsdb.write(parsed.batch)
 
 
 def _body_text(data: bytes, encoding: str) -> str:
+    """The body as text; `ValueError` naming the problem."""
     try:
         if encoding.lower() == "gzip":
             data = gzip.decompress(data)
         return data.decode("utf-8")
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
-        message = f"body: not {encoding or 'plain'} UTF-8 text: {error}"
-        raise _write_error(message, [_item(["body"], message)]) from None
+        raise ValueError(f"body: not {encoding or 'plain'} UTF-8 text: {error}") from None
 
 
 def _item(loc: list[str | int], message: str) -> ErrorItem:
@@ -130,7 +146,8 @@ _WRITE_DOC = (
     "Write InfluxDB line protocol (body; ``Content-Encoding: gzip`` accepted). "
     "``precision``: ns (default), us, ms, s, m, h or the v1 letters n, u. Lines that "
     "parse are written even when others do not (as InfluxDB does); the 400 names each "
-    "bad line. String fields are accepted but not stored."
+    "bad line. Points older than the retention period are dropped (a 400 saying how "
+    "many). String fields are accepted but not stored."
 )
 
 
