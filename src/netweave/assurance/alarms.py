@@ -102,13 +102,13 @@ def _windows(
     tsdb: TimeSeriesStore, rule: AlarmRule, now_ns: int, count: int
 ) -> dict[Tags, list[float | None]]:
     """Per series, the aggregate of each of the last `count` windows (None: no data),
-    oldest first."""
+    oldest first; the newest window is (now - window_s, now]."""
     window = int(rule.window_s * NS)
-    start = now_ns - count * window
+    start = now_ns + 1 - count * window
     query = Query(
         metric=rule.metric,
         start_ns=start,
-        end_ns=now_ns,
+        end_ns=now_ns + 1,
         step_ns=window,
         aggregation=rule.aggregation,
         match=_matchers(rule),

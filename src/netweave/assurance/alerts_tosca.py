@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
-from netweave.assurance.query import percentile_of
+from netweave.assurance.query import AGGREGATIONS, percentile_of
 from netweave.model import AlarmKind, AlarmRule, Comparison
 from netweave.model.common import NAME_PATTERN
 from netweave.model.ids import make_id
@@ -46,7 +46,9 @@ class AlertSpecError(ValueError):
 
     def __init__(self, problems: list[tuple[Loc, str]]) -> None:
         self.problems = problems
-        super().__init__("; ".join(f"{_dotted(loc)}: {msg}" for loc, msg in problems))
+        super().__init__(
+            "; ".join(f"{_dotted(loc)}: {msg}" if loc else msg for loc, msg in problems)
+        )
 
 
 def _dotted(loc: Loc) -> str:
@@ -152,8 +154,9 @@ class _Parser:
         aggregation = condition.get("aggregation_method", "mean")
         try:
             percentile_of(aggregation if isinstance(aggregation, str) else "")
-        except ValueError as error:
-            self.fail((*where, "aggregation_method"), f"must be {str(error).split(' is ', 1)[1]}")
+        except ValueError:
+            named = ", ".join(AGGREGATIONS)
+            self.fail((*where, "aggregation_method"), f"must be one of {named} or a percentile pN")
         tags = self.tags(condition.get("resource_type", {}), (*where, "resource_type"))
         operator = condition.get("comparison_operator")
         comparison = (

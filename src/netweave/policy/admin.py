@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from netweave.assurance.alerts_tosca import AlertSpecError, alarm_rule_id, parse_alert_spec
 from netweave.assurance.query import percentile_of
 from netweave.inventory import Busy, Conflict, Invalid, NotFound, Problem
+from netweave.inventory.checks import add_unique
 from netweave.model import (
     Alarm,
     AlarmRule,
@@ -61,7 +62,7 @@ class Assurance:
         except ValueError as error:
             raise Invalid("aggregation", str(error)) from None
         rule = AlarmRule(id=alarm_rule_id(spec.name), **spec.model_dump())
-        return self._write(lambda repo: repo.alarm_rules.add(rule))
+        return self._write(lambda repo: add_unique(repo.alarm_rules, rule))
 
     def delete_alarm_rule(self, ref: str) -> None:
         self._write(lambda repo: repo.alarm_rules.delete(_alarm_rule(repo, ref).id))
@@ -105,7 +106,7 @@ class Assurance:
         checked now, so a bad one is a 422 naming the field."""
 
         def create(repo: Repository) -> Policy:
-            return repo.policies.add(_checked(repo, policy_id(spec.name), spec))
+            return add_unique(repo.policies, _checked(repo, policy_id(spec.name), spec))
 
         return self._write(create)
 

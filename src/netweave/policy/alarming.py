@@ -57,16 +57,13 @@ class AlarmService:
         self._utilisation = utilisation
         self._evaluator = AlarmEvaluator(tsdb)
         self._active: dict[AlarmKey, str] = {}
+        self._restored = False
         self._task: asyncio.Task[None] | None = None
         self._client = httpx.AsyncClient()
         self._notifications: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        with self._store.read() as repo:
-            for alarm in repo.alarms.list():
-                if alarm.status is AlarmState.ACTIVE:
-                    self._active[(alarm.rule_id, tuple(sorted(alarm.tags.items())))] = alarm.id
-        self._evaluator.restore(self._active)
+        """Evaluate every `interval` seconds until `stop`."""
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
@@ -102,7 +99,18 @@ class AlarmService:
                 task.add_done_callback(self._notifications.discard)
         return [alarm for _, alarm in changed]
 
+    def _restore(self) -> None:
+        """Take on the alarms stored as active (left by an earlier run)."""
+        with self._store.read() as repo:
+            for alarm in repo.alarms.list():
+                if alarm.status is AlarmState.ACTIVE:
+                    self._active[(alarm.rule_id, tuple(sorted(alarm.tags.items())))] = alarm.id
+        self._evaluator.restore(self._active)
+        self._restored = True
+
     def _evaluate(self, now_ns: int) -> list[tuple[Transition, Alarm]]:
+        if not self._restored:
+            self._restore()
         if self._utilisation:
             update_link_utilisation(self._store, self._tsdb, now_ns)
         with self._store.read() as repo:

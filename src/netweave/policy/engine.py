@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +46,7 @@ from netweave.store import Change, Repository, Store
 
 log = logging.getLogger(__name__)
 LIVE = (PolicyState.ACTIVE, PolicyState.ENFORCED)
+RESYNC_S = 1.0
 
 
 def audit_name(at: datetime, entry_id: str) -> str:
@@ -64,12 +65,14 @@ class PolicyEngine:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
         self._bus = bus
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self._clock = clock
+        self._sleep = sleep
         self._live: dict[str, tuple[Policy, str | None]] = {}
         self._counts: dict[tuple[str, str], deque[float]] = {}
         self._held_since: dict[tuple[str, str], float] = {}
@@ -78,6 +81,7 @@ class PolicyEngine:
         self._subscription: Subscription | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sync_pending = False
+        self._sync_lock = asyncio.Lock()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -113,24 +117,34 @@ class PolicyEngine:
 
     async def sync(self) -> None:
         """Validate the stored policies, move them along their life cycle, load the live ones."""
-        self._sync_pending = False
-        self._live = await asyncio.to_thread(self._store.run, self._settle_all)
+        async with self._sync_lock:
+            self._sync_pending = False
+            try:
+                await asyncio.to_thread(self._store.run, self._settle_all)
+            except Exception:
+                log.exception("could not load the policies; trying again in %s s", RESYNC_S)
+                asyncio.get_running_loop().call_later(RESYNC_S, self._schedule_sync)
 
-    def _settle_all(self, repo: Repository) -> dict[str, tuple[Policy, str | None]]:
-        live = {}
+    def _settle_all(self, repo: Repository) -> None:
+        """Load the valid, enabled policies (before their status says active, so none
+        shown active misses an event), then write each one's status."""
+        verdicts = []
         for policy in repo.policies.list():
+            problem, rule_id = validate_policy(repo, policy) if policy.enabled else (None, None)
+            verdicts.append((policy, problem, rule_id))
+        self._live = {
+            policy.id: (policy, rule_id)
+            for policy, problem, rule_id in verdicts
+            if policy.enabled and problem is None
+        }
+        for policy, problem, _ in verdicts:
             if not policy.enabled:
                 self._set_status(repo, policy, PolicyState.DISABLED)
-                continue
-            problem, rule_id = validate_policy(repo, policy)
-            if problem is not None:
+            elif problem is not None:
                 self._set_status(repo, policy, PolicyState.FAILED, str(problem))
-                continue
-            if policy.status not in LIVE:
-                policy = self._set_status(repo, policy, PolicyState.VALIDATED)
-                policy = self._set_status(repo, policy, PolicyState.ACTIVE)
-            live[policy.id] = (policy, rule_id)
-        return live
+            elif policy.status not in LIVE:
+                validated = self._set_status(repo, policy, PolicyState.VALIDATED)
+                self._set_status(repo, validated, PolicyState.ACTIVE)
 
     @staticmethod
     def _set_status(
@@ -237,7 +251,7 @@ class PolicyEngine:
                 )
                 if last:
                     return False
-                await asyncio.sleep(min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s))
+                await self._sleep(min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s))
                 continue
             await self._audit(
                 ctx.policy, ctx.trigger, ctx.target, action.type, attempt, AuditResult.OK, detail
