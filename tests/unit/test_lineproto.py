@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from netweave.assurance import LineProtocolError, SeriesKey, parse
@@ -189,3 +191,16 @@ def test_fast_and_full_paths_agree() -> None:
     plain = "m,t=a a=1.5,b=2i,c=-3i,d=t,e=1e3 7"
     escaped = 'm,t=a a=1.5,b=2i,c=-3i,d=t,e=1e3,s="x" 7'
     assert samples(plain) == samples(escaped)
+
+
+def test_random_text_is_parsed_or_reported_never_raised() -> None:
+    rng = random.Random(3)
+    alphabet = 'ab=, \\"\t1.5ie-#tu\r'
+    lines = ["".join(rng.choices(alphabet, k=rng.randint(0, 24))) for _ in range(5_000)]
+    together = parse("\n".join(lines), now_ns=NOW)
+    reported = {error.line for error in together.errors}
+    assert len(reported) == len(together.errors)
+    alone = [parse(line, now_ns=NOW) for line in lines]
+    assert {n for n, one in enumerate(alone, 1) if one.errors} == reported
+    assert together.points == sum(one.points for one in alone) > 0
+    assert len(together.batch) == sum(len(one.batch) for one in alone)

@@ -187,3 +187,13 @@ def test_points_beyond_retention_are_reported_like_influxdb(client: TestClient) 
     assert response.status_code == 400
     assert response.json()["error"] == "partial write: points beyond retention policy dropped=1"
     assert query(client, metric="m.v", agg="sum").json()["series"][0]["values"] == [2.0]
+
+
+def test_telegraf_database_creation_is_accepted(client: TestClient) -> None:
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    created = client.post("/query", content=b"q=CREATE+DATABASE+%22telegraf%22", headers=form)
+    assert created.json() == {"results": [{"statement_id": 0}]}
+    assert client.post("/query", params={"q": 'CREATE DATABASE "x"'}).status_code == 200
+    refused = client.post("/query", params={"q": "SELECT * FROM cpu"})
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("q: only CREATE DATABASE is supported here")

@@ -17,6 +17,7 @@ import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -173,6 +174,23 @@ async def influx_write(
     return await _write(request, tsdb, precision)
 
 
+@root_router.post(
+    "/query",
+    responses={400: {"description": "Anything but CREATE DATABASE"}},
+    description="InfluxDB v1 compatibility for Telegraf, which creates its database "
+    "before writing: ``CREATE DATABASE`` (in ``q``, query string or form body) succeeds "
+    "and does nothing (one database); other InfluxQL is refused.",
+)
+async def influx_query(request: Request, q: str | None = None) -> JSONResponse:
+    if q is None:
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        q = form.get("q", [""])[0]
+    if q.strip().upper().startswith("CREATE DATABASE"):
+        return JSONResponse({"results": [{"statement_id": 0}]})
+    message = f"q: only CREATE DATABASE is supported here, not {q[:60]!r} (see /api/v1/query)"
+    return JSONResponse({"error": message}, status_code=400)
+
+
 QUERY_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "A bad parameter: `loc` names it"},
 }
@@ -256,7 +274,7 @@ def _validation_items(error: ValidationError) -> list[ErrorItem]:
     return items
 
 
-@router.get("/series")
+@router.get("/series", responses=QUERY_RESPONSES)
 def series(
     tsdb: TsdbDep,
     metric: str | None = None,
