@@ -88,6 +88,12 @@ def test_bad_form_input_shows_the_apis_error_next_to_the_field(
     expect(device_error).to_contain_text("s99")
     expect(page.locator('[data-for="constraints.bandwidth_bps"]')).to_be_empty()
     screenshot(page, "form-error-device")
+    page.locator('[name="endpoints.1.device"]').fill("h2")  # valid, but no path has room:
+    page.locator('[name="constraints.bandwidth_bps"]').fill(str(10**15))
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator('[data-for="constraints.bandwidth_bps"]')).not_to_be_empty()
+    expect(device_error).to_be_empty()
+    screenshot(page, "form-error-infeasible")
     assert api(server, "/services") == []
 
 
