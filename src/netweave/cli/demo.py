@@ -141,6 +141,7 @@ def _welcome(
     url = f"http://{host}:{port}"
     hosts = [d for d in descriptor.devices if d.type == DeviceType.HOST]
     lines = [
+        f"web UI     {url}/",
         f"REST API   {url}/api/v1   (OpenAPI: {url}/docs)",
         f"topology   netweave --url {url} topology show",
         f"devices    netweave --url {url} device list",
