@@ -165,3 +165,23 @@ def test_links_show_their_utilisation(page: Page, server: LiveServer) -> None:
     page.goto(f"/#/links/{link['id']}")
     expect(page.get_by_text("now 85.0 %")).to_be_visible()
     screenshot(page, "utilisation")
+
+
+def test_devices_and_links_added_through_the_api_appear_without_reload(
+    page: Page, server: LiveServer
+) -> None:
+    page.evaluate("window.notReloaded = true")
+    before = graph(page, "[cy.nodes().length, cy.edges().length]")
+    for name in ("x1", "x2"):
+        httpx.post(f"{server.url}/api/v1/devices", json={"name": name}).raise_for_status()
+        port = {"name": "eth1"}
+        httpx.post(f"{server.url}/api/v1/devices/{name}/endpoints", json=port).raise_for_status()
+    ends = {"a": {"device": "x1", "endpoint": "eth1"}, "b": {"device": "x2", "endpoint": "eth1"}}
+    link = httpx.post(f"{server.url}/api/v1/links", json=ends).raise_for_status().json()
+    page.wait_for_function(f"netweave.graph.cy.edges().length === {before[1] + 1}")
+    assert graph(page, "[cy.nodes().length, cy.edges().length]") == [before[0] + 2, before[1] + 1]
+    httpx.delete(f"{server.url}/api/v1/links/{link['id']}").raise_for_status()
+    httpx.delete(f"{server.url}/api/v1/devices/x2").raise_for_status()
+    page.wait_for_function(f"netweave.graph.cy.nodes().length === {before[0] + 1}")
+    assert graph(page, "cy.edges().length") == before[1]
+    assert page.evaluate("window.notReloaded") is True

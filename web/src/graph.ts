@@ -109,8 +109,7 @@ export class TopologyGraph {
 
   private update(change: Change): void {
     if (change.kind === "all") this.sync();
-    else if (change.kind === "device")
-      this.put(change.id, this.inventory.devices.get(change.id), nodeOf);
+    else if (change.kind === "device") this.putDevice(change.id);
     else if (change.kind === "link")
       this.put(change.id, this.inventory.links.get(change.id), edgeOf);
   }
@@ -128,6 +127,18 @@ export class TopologyGraph {
       for (const link of links.values()) this.put(link.id, link, edgeOf);
     });
     if (fresh) this.relayout();
+  }
+
+  /** A device's node, and, when it is new, the links to it (`put` skips a link whose
+   * ends are not drawn yet). */
+  private putDevice(id: string): void {
+    const device = this.inventory.devices.get(id);
+    const isNew = this.cy.getElementById(id).empty();
+    this.put(id, device, nodeOf);
+    if (device === undefined || !isNew) return;
+    for (const link of this.inventory.links.values()) {
+      if (link.a.device_id === id || link.b.device_id === id) this.put(link.id, link, edgeOf);
+    }
   }
 
   /** Add, change or (when `entity` is gone) remove one element. */
