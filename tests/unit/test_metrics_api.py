@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from influxdb.line_protocol import make_lines
 from prometheus_client.parser import text_string_to_metric_families
 
 from netweave.api import create_app
@@ -197,3 +198,24 @@ def test_telegraf_database_creation_is_accepted(client: TestClient) -> None:
     refused = client.post("/query", params={"q": "SELECT * FROM cpu"})
     assert refused.status_code == 400
     assert refused.json()["error"].startswith("q: only CREATE DATABASE is supported here")
+
+
+def test_lines_made_by_the_influxdb_client_round_trip(client: TestClient) -> None:
+    points = [
+        {
+            "measurement": "cpu load,x",
+            "tags": {"ho st": "a,b=c", "z": "1"},
+            "fields": {"va=l ue": 1.5, "n": 3, "ok": True, "msg": 'say "hi"'},
+            "time": (T + i) * 10**9,
+        }
+        for i in range(3)
+    ]
+    body = make_lines({"points": points})
+    assert write(client, body, "/write", db="telegraf").status_code == 204
+    got = {s["metric"]: (s["tags"], s["last_value"]) for s in client.get(f"{V1}/series").json()}
+    tags = {"ho st": "a,b=c", "z": "1"}
+    assert got == {
+        "cpu load,x.va=l ue": (tags, 1.5),
+        "cpu load,x.n": (tags, 3.0),
+        "cpu load,x.ok": (tags, 1.0),
+    }
