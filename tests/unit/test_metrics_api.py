@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from influxdb.line_protocol import make_lines
 from prometheus_client.parser import text_string_to_metric_families
 
-from netweave.api import create_app
+from netweave.api import create_app, routes_metrics
 from netweave.assurance import EmbeddedTSDB
 from netweave.bus import InProcessBus
 from netweave.store import Store
@@ -89,6 +89,12 @@ def test_bad_lines_are_reported_and_good_ones_kept(client: TestClient) -> None:
     [
         ({"precision": "sec"}, {}, b"m v=1", "precision: 'sec' is not one of"),
         ({}, {"Content-Encoding": "gzip"}, b"not gzip", "body: not gzip UTF-8 text"),
+        (
+            {},
+            {"Content-Encoding": "gzip"},
+            gzip.compress(b"m v=1")[:-9],
+            "gzip stream is incomplete",
+        ),
         ({}, {}, b"m v=\xff", "body: not plain UTF-8 text"),
     ],
 )
@@ -219,3 +225,16 @@ def test_lines_made_by_the_influxdb_client_round_trip(client: TestClient) -> Non
         "cpu load,x.n": (tags, 3.0),
         "cpu load,x.ok": (tags, 1.0),
     }
+
+
+def test_bodies_too_large_are_413(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routes_metrics, "MAX_BODY_BYTES", 100)
+    big = b"m v=1\n" * 20
+    response = client.post(f"{V1}/write", content=big)
+    assert response.status_code == 413
+    assert response.json()["error"] == "body: larger than 100 bytes; send smaller batches"
+    bomb = client.post(
+        f"{V1}/write", content=gzip.compress(big), headers={"Content-Encoding": "gzip"}
+    )
+    assert bomb.status_code == 413
+    assert bomb.json()["error"] == "body: inflates to more than 100 bytes"

@@ -10,7 +10,6 @@ Prometheus scrape) and, while the app runs, applies the store's retention policy
 from __future__ import annotations
 
 import asyncio
-import gzip
 import logging
 import time
 import zlib
@@ -35,6 +34,8 @@ from netweave.assurance.query import SeriesInfo, WriteReport
 log = logging.getLogger(__name__)
 
 MAINTENANCE_EVERY_S = 60.0
+MAX_BODY_BYTES = 32 * 2**20
+"""Largest write body, before and after gzip (InfluxDB's default is 25 MB)."""
 DEFAULT_RANGE = "1h"
 
 
@@ -87,14 +88,19 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Bad lines (the good ones of the same body are written) or a bad "
         "precision, encoding or body",
     },
+    413: {"model": WriteErrorBody, "description": "Body larger than 32 MiB (or inflating to more)"},
 }
 
 
-def _refused(message: str, items: list[ErrorItem]) -> JSONResponse:
-    """A 400 in InfluxDB's shape (top-level ``error``, which Telegraf reads: a message
+class _TooLarge(ValueError):
+    """The body exceeds `MAX_BODY_BYTES`."""
+
+
+def _refused(message: str, items: list[ErrorItem], status: int = 400) -> JSONResponse:
+    """A refusal in InfluxDB's shape (top-level ``error``, which Telegraf reads: a message
     starting with "partial write" makes it drop the batch instead of retrying)."""
     body = WriteErrorBody(error=message, detail=items).model_dump(exclude_none=True)
-    return JSONResponse(body, status_code=400)
+    return JSONResponse(body, status_code=status)
 
 
 async def _write(request: Request, tsdb: TimeSeriesStore, precision: str) -> Response:
@@ -103,9 +109,10 @@ async def _write(request: Request, tsdb: TimeSeriesStore, precision: str) -> Res
     except ValueError as error:
         return _refused(str(error), [_item(["query", "precision"], str(error))])
     try:
-        text = _body_text(await request.body(), request.headers.get("content-encoding", ""))
+        text = _body_text(await _body(request), request.headers.get("content-encoding", ""))
     except ValueError as error:
-        return _refused(str(error), [_item(["body"], str(error))])
+        status = 413 if isinstance(error, _TooLarge) else 400
+        return _refused(str(error), [_item(["body"], str(error))], status)
     parsed, written = await run_in_threadpool(_parse_and_write, tsdb, text, precision)
     items = [
         ErrorItem(loc=["body", e.line], msg=e.reason, type="line_protocol", line=e.line)
@@ -129,13 +136,29 @@ def _parse_and_write(
     return parsed, tsdb.write(parsed.batch)
 
 
+async def _body(request: Request) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge(f"body: larger than {MAX_BODY_BYTES} bytes; send smaller batches")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _body_text(data: bytes, encoding: str) -> str:
     """The body as text; `ValueError` naming the problem."""
     try:
         if encoding.lower() == "gzip":
-            data = gzip.decompress(data)
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            data = inflater.decompress(data, MAX_BODY_BYTES + 1)
+            if len(data) > MAX_BODY_BYTES:
+                raise _TooLarge(f"body: inflates to more than {MAX_BODY_BYTES} bytes")
+            if not inflater.eof:
+                raise ValueError("body: gzip stream is incomplete")
         return data.decode("utf-8")
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
+    except (zlib.error, UnicodeDecodeError) as error:
         raise ValueError(f"body: not {encoding or 'plain'} UTF-8 text: {error}") from None
 
 
