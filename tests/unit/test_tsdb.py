@@ -357,19 +357,23 @@ def test_bad_policy_and_keys_are_refused() -> None:
 
 def test_writes_in_any_order_and_batching_give_the_same_answers() -> None:
     samples = random_samples(11)
+    queries = [
+        Query(metric="if.rx", start_ns=T0, end_ns=T0 + 40 * S, step_ns=S, aggregation=agg)
+        for agg in ("sum", "rate")
+    ]
     whole = tsdb()
     whole.write(SampleBatch.of(samples))
-    shuffled = tsdb()
-    order = np.random.default_rng(5).permutation(len(samples))
-    for chunk in np.array_split(order, 9):
-        shuffled.write(SampleBatch.of(samples[i] for i in chunk))
-    query = Query(metric="if.rx", start_ns=T0, end_ns=T0 + 40 * S, step_ns=S, aggregation="sum")
-    assert shuffled.query(query) == whole.query(query)
-    in_order = tsdb()
-    for chunk in np.array_split(np.argsort([t for _, t, _ in samples], kind="stable"), 9):
-        in_order.write(SampleBatch.of(samples[i] for i in chunk))
-        in_order.query(query)  # merges each chunk into the sorted columns (the fast path)
-    assert in_order.query(query) == whole.query(query)
+    expected = [whole.query(q) for q in queries]
+    in_time_order = np.argsort([t for _, t, _ in samples], kind="stable")
+    shuffled = np.random.default_rng(5).permutation(len(samples))
+    for order in (in_time_order, shuffled):
+        for read_between in (False, True):
+            db = tsdb()
+            for chunk in np.array_split(order, 9):
+                db.write(SampleBatch.of(samples[i] for i in chunk))
+                if read_between:  # merges each chunk: the recent run, or late samples
+                    db.query(queries[0])
+            assert [db.query(q) for q in queries] == expected
 
 
 def test_a_data_dir_refuses_another_partition_length(tmp_path: Path) -> None:

@@ -54,7 +54,15 @@ class Rows:
 
 
 class Partition:
-    """The samples with ``start_ns <= timestamp < start_ns + length_ns``."""
+    """The samples with ``start_ns <= timestamp < start_ns + length_ns``.
+
+    A raw partition keeps two sorted runs: the main one, and a recent one holding only
+    samples newer than every main sample of their series. A read merges the pending
+    writes into the recent run (cheap: it is small), and the recent run into the main
+    one once it outgrows an eighth of it, so reading right after a small write does not
+    copy the whole partition. Late samples (not newer than what the main run holds for
+    their series) are merged into the main run at once.
+    """
 
     def __init__(
         self,
@@ -68,6 +76,7 @@ class Partition:
         self.resolution_ns = resolution_ns
         names = ROLLUP_COLUMNS if resolution_ns else RAW_COLUMNS
         self._columns = columns if columns is not None else _empty(names)
+        self._recent = _empty(RAW_COLUMNS)
         self._pending: list[tuple[Int32Array, Int64Array, FloatArray]] = []
         self.dirty = False
 
@@ -79,9 +88,6 @@ class Partition:
     def rollup(self) -> bool:
         return self.resolution_ns > 0
 
-    def __len__(self) -> int:
-        return len(self._columns["sid"]) + sum(len(chunk[0]) for chunk in self._pending)
-
     def append(self, sid: Int32Array, ts: Int64Array, value: FloatArray) -> None:
         """Add raw samples (any order); a sample at a (series, timestamp) already held
         replaces it (in a rollup partition it is added to its bucket)."""
@@ -89,47 +95,41 @@ class Partition:
         self.dirty = True
 
     def columns(self) -> dict[str, np.ndarray]:
-        """The sorted columns, pending samples merged in."""
-        if self._pending:
-            sid, ts, value = _sorted_unique(
-                np.concatenate([chunk[0] for chunk in self._pending]),
-                np.concatenate([chunk[1] for chunk in self._pending]),
-                np.concatenate([chunk[2] for chunk in self._pending]),
-            )
-            self._pending = []
-            if self.rollup:
-                self._columns = _fold(self._columns, _to_rollup(sid, ts, value, self.resolution_ns))
-            else:
-                self._columns = _merge_raw(self._columns, sid, ts, value)
+        """All the sorted columns in one run, pending samples merged in."""
+        self._absorb()
+        if len(self._recent["sid"]):
+            self._columns = _merge_raw(self._columns, *_raw(self._recent))
+            self._recent = _empty(RAW_COLUMNS)
         return self._columns
 
-    def rows(self, wanted: Int32Array, selected: np.ndarray, start_ns: int, end_ns: int) -> Rows:
-        """The rows of series `wanted` (sorted ids; `selected[sid]` is True for them) with
-        ``start_ns <= ts < end_ns``: all rows uncopied when that is everything, else
-        gathered through index ranges (few rows) or a mask (many)."""
-        columns = self.columns()
-        sid, ts = columns["sid"], columns["ts"]
-        left = np.searchsorted(sid, wanted, side="left")
-        right = np.searchsorted(sid, wanted, side="right")
-        picked = int((right - left).sum())
-        all_times = start_ns <= self.start_ns and end_ns >= self.end_ns
-        if picked == len(sid) and all_times:
-            return Rows(sid, ts, _values(columns), self.rollup)
-        if picked * 4 < len(sid):
-            picks = _ranges(left, right)
-            if not all_times:
-                picks = picks[(ts[picks] >= start_ns) & (ts[picks] < end_ns)]
-        else:
-            keep = selected[sid] if picked < len(sid) else np.ones(len(sid), dtype=bool)
-            if not all_times:
-                keep &= (ts >= start_ns) & (ts < end_ns)
-            picks = np.flatnonzero(keep)
-        return Rows(
-            sid[picks],
-            ts[picks],
-            {name: column[picks] for name, column in _values(columns).items()},
-            self.rollup,
+    def _absorb(self) -> None:
+        if not self._pending:
+            return
+        sid, ts, value = _sorted_unique(
+            np.concatenate([chunk[0] for chunk in self._pending]),
+            np.concatenate([chunk[1] for chunk in self._pending]),
+            np.concatenate([chunk[2] for chunk in self._pending]),
         )
+        self._pending = []
+        if self.rollup:
+            self._columns = _fold(self._columns, _to_rollup(sid, ts, value, self.resolution_ns))
+        elif _any_late(self._columns, sid, ts):
+            self._columns = _merge_raw(self.columns(), sid, ts, value)
+        else:
+            self._recent = _merge_raw(self._recent, sid, ts, value)
+            if len(self._recent["sid"]) > max(len(self._columns["sid"]) // 8, 1 << 16):
+                self.columns()
+
+    def rows(
+        self, wanted: Int32Array, selected: np.ndarray, start_ns: int, end_ns: int
+    ) -> list[Rows]:
+        """The rows of series `wanted` (sorted ids; `selected[sid]` is True for them) with
+        ``start_ns <= ts < end_ns``, one `Rows` per run (older first)."""
+        self._absorb()
+        runs = [self._columns, self._recent] if len(self._recent["sid"]) else [self._columns]
+        all_times = start_ns <= self.start_ns and end_ns >= self.end_ns
+        bounds = None if all_times else (start_ns, end_ns)
+        return [Rows(*_pick(run, wanted, selected, bounds), self.rollup) for run in runs]
 
     def downsampled(self, resolution_ns: int) -> Partition:
         """A rollup copy of this raw partition at `resolution_ns`."""
@@ -138,6 +138,45 @@ class Partition:
         result = Partition(self.start_ns, self.length_ns, resolution_ns, rollup)
         result.dirty = True
         return result
+
+
+def _pick(
+    columns: dict[str, np.ndarray],
+    wanted: Int32Array,
+    selected: np.ndarray,
+    bounds: tuple[int, int] | None,
+) -> tuple[Int32Array, Int64Array, dict[str, np.ndarray]]:
+    """The rows of `wanted` series (within `bounds`, if any): all rows uncopied when
+    that is everything, else gathered through index ranges (few rows) or a mask."""
+    sid, ts = columns["sid"], columns["ts"]
+    left = np.searchsorted(sid, wanted, side="left")
+    right = np.searchsorted(sid, wanted, side="right")
+    picked = int((right - left).sum())
+    if picked == len(sid) and bounds is None:
+        return sid, ts, _values(columns)
+    if picked * 4 < len(sid):
+        picks = _ranges(left, right)
+        if bounds is not None:
+            picks = picks[(ts[picks] >= bounds[0]) & (ts[picks] < bounds[1])]
+    else:
+        keep = selected[sid] if picked < len(sid) else np.ones(len(sid), dtype=bool)
+        if bounds is not None:
+            keep &= (ts >= bounds[0]) & (ts < bounds[1])
+        picks = np.flatnonzero(keep)
+    return sid[picks], ts[picks], {name: col[picks] for name, col in _values(columns).items()}
+
+
+def _raw(columns: dict[str, np.ndarray]) -> tuple[Int32Array, Int64Array, FloatArray]:
+    return columns["sid"], columns["ts"], columns["value"]
+
+
+def _any_late(main: dict[str, np.ndarray], sid: Int32Array, ts: Int64Array) -> bool:
+    """Whether any (sid, ts) is not newer than the newest main sample of its series."""
+    if len(main["sid"]) == 0:
+        return False
+    last = np.searchsorted(main["sid"], sid, side="right") - 1
+    held = (last >= 0) & (main["sid"][np.maximum(last, 0)] == sid)
+    return bool((held & (ts <= main["ts"][np.maximum(last, 0)])).any())
 
 
 def _values(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

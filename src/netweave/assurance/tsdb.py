@@ -155,9 +155,10 @@ class EmbeddedTSDB:
             group_of_sid[wanted] = codes
             selected = group_of_sid >= 0
             parts = [
-                partition.rows(wanted, selected, query.start_ns, query.end_ns)
+                rows
                 for _, partition in sorted(self._partitions.items())
                 if partition.start_ns < query.end_ns and partition.end_ns > query.start_ns
+                for rows in partition.rows(wanted, selected, query.start_ns, query.end_ns)
             ]
             buckets = aggregate(parts, group_of_sid, query) if len(wanted) else None
         series = []
