@@ -52,7 +52,9 @@ class Query(BaseModel):
     `group_by`: None keeps each series apart; a list of tag keys merges the series that
     share those tags' values (an empty list merges all). Mean, min, max, sum, count and
     percentiles pool the samples of a group; `rate` (per-second increase of a counter,
-    reset-aware) is computed per series and summed over the group.
+    reset-aware) is computed per series and summed over the group. On downsampled
+    partitions mean, min, max, sum, count and rate stay exact at the rollup resolution;
+    percentiles are taken over the per-resolution means (an approximation).
     """
 
     metric: Annotated[str, Field(min_length=1)]
