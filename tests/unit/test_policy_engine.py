@@ -13,29 +13,28 @@ from typing import Any
 import pytest
 
 from netweave.bus import InProcessBus
-from netweave.inventory import Invalid, publish_changes
+from netweave.inventory import Invalid, Inventory, load_descriptor, publish_changes
+from netweave.inventory.inputs import ServiceCreate
 from netweave.model import (
     Alarm,
     AlarmRule,
     AuditEntry,
     AuditResult,
-    Connection,
-    EndpointRef,
     Event,
     EventType,
-    Link,
     OperStatus,
     PolicySpec,
     PolicyState,
-    Service,
 )
-from netweave.model.ids import link_id, service_id
+from netweave.model.ids import endpoint_id, link_id, service_id
 from netweave.policy import PolicyEngine
 from netweave.policy.admin import Assurance
+from netweave.services import connection_id
 from netweave.store import Store
 from netweave.testing import eventually
 
 HOT = "link-hot"
+S3_ETH1 = endpoint_id("s3", "eth1")
 
 
 class Hooks:
@@ -71,25 +70,49 @@ def hooks() -> Iterator[Hooks]:
     receiver.server.server_close()
 
 
-def ref(device: str) -> EndpointRef:
-    return EndpointRef(device_id=device, endpoint_id=f"{device}-e")
+# s1 - s2 - s3 - s4 - s1, the way over s4 dearer; h1 on s1, h2 and h4 on s3, h3 on s2.
+SQUARE = """
+name: square
+devices:
+- {name: s1, drivers: [emulated], ports: [{name: eth1, number: 1}, {name: eth2, number: 2},
+                                         {name: eth3, number: 3}]}
+- {name: s2, drivers: [emulated], ports: [{name: eth1, number: 1}, {name: eth2, number: 2},
+                                         {name: eth3, number: 3}]}
+- {name: s3, drivers: [emulated], ports: [{name: eth1, number: 1}, {name: eth2, number: 2},
+                                         {name: eth3, number: 3}, {name: eth4, number: 4}]}
+- {name: s4, drivers: [emulated], ports: [{name: eth1, number: 1}, {name: eth2, number: 2}]}
+- {name: h1, type: host, ports: [{name: eth0}], mac: '00:00:00:00:00:01'}
+- {name: h2, type: host, ports: [{name: eth0}], mac: '00:00:00:00:00:02'}
+- {name: h3, type: host, ports: [{name: eth0}], mac: '00:00:00:00:00:03'}
+- {name: h4, type: host, ports: [{name: eth0}], mac: '00:00:00:00:00:04'}
+links:
+- {name: s1-s2, a: {device: s1, port: eth1}, b: {device: s2, port: eth1}}
+- {name: s2-s3, a: {device: s2, port: eth2}, b: {device: s3, port: eth1}}
+- {name: s3-s4, a: {device: s3, port: eth2}, b: {device: s4, port: eth1}, cost: 2}
+- {name: s4-s1, a: {device: s4, port: eth2}, b: {device: s1, port: eth2}, cost: 2}
+- {name: h1-s1, a: {device: h1, port: eth0}, b: {device: s1, port: eth3}}
+- {name: h2-s3, a: {device: h2, port: eth0}, b: {device: s3, port: eth3}}
+- {name: h3-s2, a: {device: h3, port: eth0}, b: {device: s2, port: eth3}}
+- {name: h4-s3, a: {device: h4, port: eth0}, b: {device: s3, port: eth4}}
+"""
 
 
 def network(store: Store) -> None:
-    """Links s1-s2 and s2-s3; services a (over both) and b (over s2-s3); a hot rule."""
+    """The square with service a (h1-h2, over s1-s2-s3), b (h3-h4, over s2-s3), a rule."""
+    inventory = Inventory(store, InProcessBus())
+    inventory.import_topology(load_descriptor(SQUARE, "square")[0])
+    for name, a, b in (("a", "h1", "h2"), ("b", "h3", "h4")):
+        ends = [{"device": host, "endpoint": "eth0"} for host in (a, b)]
+        inventory.create_service(ServiceCreate.model_validate({"name": name, "endpoints": ends}))
     with store.transaction() as repo:
-        for a, b in (("s1", "s2"), ("s2", "s3")):
-            repo.links.add(
-                Link(id=link_id(f"{a}-{b}"), name=f"{a}-{b}", a=ref(a), b=ref(b), status="up")
-            )
-        for name, links in (("a", ["s1-s2", "s2-s3"]), ("b", ["s2-s3"])):
-            sid = service_id(name)
-            repo.services.add(Service(id=sid, name=name, endpoints=[ref("h1"), ref("h2")]))
-            path = [link_id(n) for n in links]
-            repo.connections.add(
-                Connection(id=f"c-{name}", name=name, service_id=sid, link_ids=path)
-            )
         repo.alarm_rules.add(AlarmRule(id="hot", name=HOT, metric="link.utilisation", threshold=80))
+
+
+def path(store: Store, service: str) -> list[str]:
+    with store.read() as repo:
+        names = {link.id: link.name for link in repo.links.list()}
+        found = repo.connections.get(connection_id(service_id(service)))
+    return [names[i] for i in found.link_ids if "h" not in names[i]]
 
 
 def alarm_on(link: str) -> Event:
@@ -178,7 +201,8 @@ async def test_congestion_reroutes_only_its_service_off_the_hot_link(
     await eventually(lambda: len(audit(store, "congestion")) == 1)
     await engine.idle()
     assert excluded(store, "b") == [link_id("s2-s3")]
-    assert excluded(store, "a") == []
+    assert path(store, "b") == ["s1-s2", "s4-s1", "s3-s4"]
+    assert excluded(store, "a") == [] and path(store, "a") == ["s1-s2", "s2-s3"]
     [entry] = audit(store, "congestion")
     assert (entry.actor, entry.action, entry.target, entry.result) == (
         "policy/congestion",
@@ -192,7 +216,7 @@ async def test_congestion_reroutes_only_its_service_off_the_hot_link(
 async def test_hold_down_keeps_a_target_from_oscillating(
     store: Store, bus: InProcessBus, engine: PolicyEngine
 ) -> None:
-    policy = spec("congestion", hold_down_s=60, actions=[{"type": "reroute_avoiding"}])
+    policy = spec("congestion", hold_down_s=60, actions=[{"type": "raise_event", "name": "HOT"}])
     Assurance(store).create_policy(policy)
     await eventually(lambda: status(store, "congestion") is PolicyState.ACTIVE)
     for _ in range(3):
@@ -257,6 +281,20 @@ async def test_an_action_that_keeps_failing_ends_failed_and_the_engine_goes_on(
     assert status(store, "dead") is PolicyState.ACTIVE
 
 
+async def test_a_service_with_no_other_way_is_left_alone_and_the_action_fails(
+    store: Store, bus: InProcessBus, engine: PolicyEngine
+) -> None:
+    policy = spec("congestion", actions=[{"type": "reroute_avoiding"}], max_attempts=1)
+    Assurance(store).create_policy(policy)
+    await eventually(lambda: status(store, "congestion") is PolicyState.ACTIVE)
+    bus.publish(alarm_on("h1-s1"))
+    await eventually(lambda: len(audit(store, "congestion")) == 1)
+    [entry] = audit(store, "congestion")
+    assert entry.result is AuditResult.FAILED
+    assert entry.detail == "service a: excludes the access link 'h1-s1'"
+    assert excluded(store, "a") == [] and path(store, "a") == ["s1-s2", "s2-s3"]
+
+
 async def test_a_flapping_port_drains_its_link(
     store: Store, bus: InProcessBus, engine: PolicyEngine
 ) -> None:
@@ -264,16 +302,19 @@ async def test_a_flapping_port_drains_its_link(
     Assurance(store).create_policy(spec("flap", trigger=trigger, actions=[{"type": "drain_link"}]))
     await eventually(lambda: status(store, "flap") is PolicyState.ACTIVE)
     for state in ("down", "up", "down", "up"):
-        bus.publish(Event(type=EventType.ENDPOINT_STATUS, entity_id="s3-e", data={"status": state}))
+        bus.publish(
+            Event(type=EventType.ENDPOINT_STATUS, entity_id=S3_ETH1, data={"status": state})
+        )
     await engine.idle()
     assert audit(store, "flap") == []  # twice down: not yet
-    bus.publish(Event(type=EventType.ENDPOINT_STATUS, entity_id="s3-e", data={"status": "down"}))
+    bus.publish(Event(type=EventType.ENDPOINT_STATUS, entity_id=S3_ETH1, data={"status": "down"}))
     await eventually(lambda: len(audit(store, "flap")) == 1)
     [entry] = audit(store, "flap")
-    assert entry.target == "endpoint/s3-e" and entry.result is AuditResult.OK
+    assert entry.target == f"endpoint/{S3_ETH1}" and entry.result is AuditResult.OK
     with store.read() as repo:
         assert repo.links.get(link_id("s2-s3")).status is OperStatus.DOWN
     assert excluded(store, "a") == excluded(store, "b") == [link_id("s2-s3")]
+    assert "s2-s3" not in path(store, "a") + path(store, "b")
 
 
 async def test_sla_violation_raises_an_event_and_notifies_a_webhook(

@@ -23,6 +23,7 @@ from netweave.model import (
 )
 from netweave.policy.targets import Target, services_on_link
 from netweave.policy.webhooks import post_json
+from netweave.services import Infeasible, Provisioning, ResourceConflict
 from netweave.store import Repository, Store
 
 
@@ -46,7 +47,7 @@ async def run_action(action: PolicyAction, ctx: ActionContext) -> str:
             link_id = _link_of(ctx.target)
             scope = set(ctx.policy.services)
             moved = await asyncio.to_thread(
-                ctx.store.run, lambda repo: _exclude_link(repo, link_id, scope)
+                ctx.store.run, lambda repo: _exclude_link(repo, link_id, scope, strict=True)
             )
             return f"services excluding {ctx.target.label}: {', '.join(moved) or 'none on it'}"
         case DrainLink():
@@ -80,8 +81,10 @@ def _link_of(target: Target) -> str:
     return target.link_id
 
 
-def _exclude_link(repo: Repository, link_id: str, scope: set[str]) -> list[str]:
-    """Add the link to `exclude_links` of the services on it (of `scope`, if not empty)."""
+def _exclude_link(repo: Repository, link_id: str, scope: set[str], *, strict: bool) -> list[str]:
+    """Add the link to `exclude_links` of the services on it (of `scope`, if not empty)
+    and route them again now. `strict`: a service with no other way raises (and nothing
+    is written) instead of being left failed."""
     changed = []
     for service_id in sorted(services_on_link(repo, link_id)):
         if scope and service_id not in scope:
@@ -91,7 +94,11 @@ def _exclude_link(repo: Repository, link_id: str, scope: set[str]) -> list[str]:
             constraints = service.constraints.model_copy(
                 update={"exclude_links": [*service.constraints.exclude_links, link_id]}
             )
-            repo.services.update(service.model_copy(update={"constraints": constraints}))
+            service = repo.services.update(service.model_copy(update={"constraints": constraints}))
+        try:
+            Provisioning(repo).converge(service, strict=strict, recompute=True)
+        except (Infeasible, ResourceConflict) as error:
+            raise ActionError(f"service {service.name}: {error.reason}") from error
         changed.append(service.name)
     return changed
 
@@ -100,4 +107,4 @@ def _drain(repo: Repository, link_id: str) -> list[str]:
     link = repo.links.get(link_id)
     if link.status is not OperStatus.DOWN:
         repo.links.update(link.model_copy(update={"status": OperStatus.DOWN}))
-    return _exclude_link(repo, link_id, set())
+    return _exclude_link(repo, link_id, set(), strict=False)
