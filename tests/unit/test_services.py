@@ -13,7 +13,14 @@ from netweave.controller import Backoff, DeviceManager
 from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.inventory import Conflict, Invalid, Inventory, load_descriptor
 from netweave.inventory.inputs import ServiceCreate, ServiceUpdate
-from netweave.model import ConfigRule, EndpointRef, OperStatus, Service, ServiceStatus
+from netweave.model import (
+    ConfigRule,
+    ConnectionRole,
+    EndpointRef,
+    OperStatus,
+    Service,
+    ServiceStatus,
+)
 from netweave.model.ids import device_id, link_id, service_id
 from netweave.services import ServiceReconciler, connection_id, owner_of
 from netweave.store import Store
@@ -250,3 +257,48 @@ async def test_a_restarted_reconciler_provisions_what_it_finds_in_the_store(
         await eventually(lambda: net.status("svc") is ServiceStatus.ACTIVE)
     finally:
         await again.stop()
+
+
+async def test_protected_service_gets_a_disjoint_backup_and_keeps_running_without_one(
+    net: Net,
+) -> None:
+    net.create("svc", "h1:eth0", "h2:eth0", bandwidth_bps=1_000_000, protection="fast-reroute")
+    await eventually(lambda: net.status("svc") is ServiceStatus.ACTIVE)
+    with net.store.read() as repo:
+        primary, backup = (
+            repo.connections.get(connection_id(service_id("svc"), role))
+            for role in (ConnectionRole.PRIMARY, ConnectionRole.BACKUP)
+        )
+    assert set(primary.link_ids[1:-1]).isdisjoint(backup.link_ids[1:-1])
+    for link in {*primary.link_ids, *backup.link_ids} - {link_id(H1_LINK), link_id(H2_LINK)}:
+        with net.store.read() as repo:
+            assert repo.links.get(link).reserved_bps == 1_000_000
+    groups = [r for r in net.rules("svc") if r.value["kind"] == "group"]
+    assert [g.value["type"] for g in groups] == ["ff"] * 4  # 2 switches x 2 directions
+    with net.store.read() as repo:
+        cut = repo.links.get(primary.link_ids[1]).name
+    net.network.set_link_status(cut, OperStatus.DOWN)
+
+    def unprotected() -> bool:
+        service = net.service("svc")
+        with net.store.read() as repo:
+            paths = repo.connections.list(scope=service_id("svc"))
+        return (
+            service is not None
+            and service.status is ServiceStatus.ACTIVE
+            and (service.status_reason or "").startswith("running without a backup path")
+            and len(paths) == 1
+        )
+
+    await eventually(unprotected)
+    assert net.reserved(cut) == 0
+    net.network.set_link_status(cut, OperStatus.UP)
+    await eventually(
+        lambda: (
+            net.status("svc") is ServiceStatus.ACTIVE
+            and len([r for r in net.rules("svc") if r.value["kind"] == "group"]) == 4
+        )
+    )
+    with pytest.raises(Invalid) as error:  # the API refuses what it cannot protect
+        net.create("alone", "h3:eth0", "h4:eth0", protection="1+1", exclude_links=[link_id(cut)])
+    assert error.value.problems[0].loc == ("constraints", "protection")

@@ -54,7 +54,7 @@ POP = {"type": "pop_vlan"}
 
 
 def test_three_switch_path_tags_forwards_and_untags_both_ways() -> None:
-    rules = p2p_rules(OWNER, THREE, PORTS, None)
+    rules = p2p_rules(OWNER, [THREE], PORTS, None)
     assert [(r.device_id, r.value) for r in rules] == [
         ("A", flow({"in_port": 3}, [*PUSH, out(1)])),
         ("B", flow({"in_port": 1, "vlan_vid": 100}, [out(2)])),
@@ -68,7 +68,7 @@ def test_three_switch_path_tags_forwards_and_untags_both_ways() -> None:
 
 
 def test_bandwidth_meters_each_direction_at_its_ingress() -> None:
-    rules = p2p_rules(OWNER, THREE, PORTS, 10_000_500)
+    rules = p2p_rules(OWNER, [THREE], PORTS, 10_000_500)
     meters = [(r.device_id, r.value) for r in rules if r.value["kind"] == "meter"]
     assert meters == [
         ("A", {"kind": "meter", "meter_id": 200, "rate_kbps": 10_001, "burst_kbits": 2500}),
@@ -80,7 +80,7 @@ def test_bandwidth_meters_each_direction_at_its_ingress() -> None:
 
 def test_one_switch_service_needs_no_tag() -> None:
     single = connection(("A", "a-edge", "a-up"), vlan=7)
-    rules = p2p_rules(OWNER, single, PORTS, None)
+    rules = p2p_rules(OWNER, [single], PORTS, None)
     assert [(r.device_id, r.value["match"], r.value["actions"]) for r in rules] == [
         ("A", {"in_port": 3}, [out(1)]),
         ("A", {"in_port": 1}, [out(3)]),
@@ -101,3 +101,46 @@ def test_vlan_pool_hands_out_the_lowest_free_id_and_takes_them_back() -> None:
         pool.take()
     with pytest.raises(ValueError, match="VLAN range 0-5"):
         VlanPool([], first=0, last=5)
+
+
+def test_protected_service_fails_over_at_every_primary_switch() -> None:
+    ports = PORTS | {"a-alt": 2, "d-down": 1, "d-up": 2, "c-alt": 1}
+    backup = connection(
+        ("A", "a-edge", "a-alt"), ("D", "d-down", "d-up"), ("C", "c-alt", "c-edge"), vlan=101
+    )
+    rules = [(r.device_id, r.value) for r in p2p_rules(OWNER, [THREE, backup], ports, None)]
+
+    def tagged(vlan: int, port: int) -> list[dict[str, object]]:
+        return [{"type": "push_vlan", "ethertype": 0x8100}, {"type": "set_field",
+                "field": "vlan_vid", "value": vlan}, out(port)]  # fmt: skip
+
+    def group(ident: int, *buckets: tuple[int, list[dict[str, object]]]) -> dict[str, object]:
+        live = [{"weight": 0, "watch_port": port, "actions": acts} for port, acts in buckets]
+        return {"kind": "group", "group_id": ident, "type": "ff", "buckets": live}
+
+    def to(ident: int) -> list[dict[str, object]]:
+        return [{"type": "group", "group_id": ident}]
+
+    back = {"type": "output", "port": "in_port"}
+    assert rules == [
+        # A -> C: VLAN 100; B cranks back to A, which puts frames on A - D - C
+        ("A", group(200, (1, tagged(100, 1)), (2, tagged(100, 2)))),
+        ("A", flow({"in_port": 3}, to(200))),
+        ("A", flow({"in_port": 1, "vlan_vid": 100}, [out(2)])),
+        ("B", group(200, (2, [out(2)]), (1, [back]))),
+        ("B", flow({"in_port": 1, "vlan_vid": 100}, to(200))),
+        ("B", flow({"in_port": 2, "vlan_vid": 100}, [out(1)])),
+        ("C", flow({"in_port": 2, "vlan_vid": 100}, [POP, out(3)])),
+        ("D", flow({"in_port": 1, "vlan_vid": 100}, [out(2)])),
+        ("C", flow({"in_port": 1, "vlan_vid": 100}, [POP, out(3)])),
+        # C -> A: VLAN 101 (the backup's), the same in reverse
+        ("C", group(201, (2, tagged(101, 2)), (1, tagged(101, 1)))),
+        ("C", flow({"in_port": 3}, to(201))),
+        ("C", flow({"in_port": 2, "vlan_vid": 101}, [out(1)])),
+        ("B", group(201, (1, [out(1)]), (2, [back]))),
+        ("B", flow({"in_port": 2, "vlan_vid": 101}, to(201))),
+        ("B", flow({"in_port": 1, "vlan_vid": 101}, [out(2)])),
+        ("A", flow({"in_port": 1, "vlan_vid": 101}, [POP, out(3)])),
+        ("D", flow({"in_port": 2, "vlan_vid": 101}, [out(1)])),
+        ("A", flow({"in_port": 2, "vlan_vid": 101}, [POP, out(3)])),
+    ]

@@ -5,6 +5,15 @@ the edge port are tagged with the service's VLAN (metered first when the service
 bandwidth); transit switches forward by (in port, VLAN); the last switch pops the tag and
 delivers to its edge port. A service within one switch needs no tag. The legs' flows
 match their in port, so services never share a flow.
+
+A protected service also has a link-disjoint backup path and a VLAN per direction (the
+primary connection's one way, the backup's back), so frames sent back along the primary
+are told from the other direction's. Every switch of the primary forwards through a
+fast-failover group, switched by the switch itself when a port goes down: the first
+switch to the backup path, the others back out of the port the frame came in by
+("crank back"); frames coming back are passed on to the first switch, which puts them on
+the backup path (whose flows match its own in ports, distinct from the primary's).
+The reconciler then computes new paths.
 """
 
 from __future__ import annotations
@@ -15,7 +24,9 @@ from functools import lru_cache
 
 from netweave.drivers.openflow.rules import (
     Action,
+    Bucket,
     FlowRule,
+    GroupRule,
     Match,
     MeterRule,
     OpenFlowRule,
@@ -23,6 +34,7 @@ from netweave.drivers.openflow.rules import (
     PopVlan,
     PushVlan,
     SetField,
+    ToGroup,
     canonical_value,
     rule_key,
 )
@@ -43,6 +55,8 @@ RULES_CACHED = 4096  # services whose rules are kept built
 
 PortHop = tuple[str, int, int]
 """(device id, in port number, out port number) of one switch on a leg."""
+Leg = tuple[PortHop, ...]
+"""The switches of one direction of one path, first to last."""
 
 
 def owner_of(service_id: str) -> str:
@@ -67,66 +81,120 @@ def config_rule(owner: str, device_id: str, rule: OpenFlowRule) -> ConfigRule:
 
 
 def meter_id(vlan: int, direction: int) -> int:
-    """The meter of one direction (0: first endpoint to second, 1: back) of a service."""
+    """The meter and the fast-failover groups of one direction (0: first endpoint to
+    second, 1: back) of the service whose (primary) VLAN is `vlan`."""
     return 2 * vlan + direction
 
 
 def p2p_rules(
-    owner: str, connection: Connection, ports: Mapping[str, int], bandwidth_bps: int | None
+    owner: str,
+    connections: Sequence[Connection],
+    ports: Mapping[str, int],
+    bandwidth_bps: int | None,
 ) -> tuple[ConfigRule, ...]:
-    """The rules of both legs of `connection`; `ports` numbers every endpoint of its hops.
+    """The rules of both legs of the primary connection and, if one follows it, of its
+    backup; `ports` numbers every endpoint of their hops.
 
     Cached (a reconciler asks again at every step of a service): treat them as frozen.
     """
-    if connection.vlan_id is None:
-        raise ValueError(f"connection {connection.id} has no VLAN")
-    forward = tuple(
-        (hop.device_id, ports[hop.ingress_endpoint_id], ports[hop.egress_endpoint_id])
-        for hop in connection.hops
+    vlans = [c.vlan_id for c in connections]
+    if None in vlans:
+        raise ValueError(f"connection {connections[vlans.index(None)].id} has no VLAN")
+    forward, *backup = (
+        tuple(
+            (h.device_id, ports[h.ingress_endpoint_id], ports[h.egress_endpoint_id]) for h in c.hops
+        )
+        for c in connections
     )
-    return _rules(owner, forward, connection.vlan_id, bandwidth_bps or 0)
+    first_vlan = connections[0].vlan_id or 0
+    back_vlan = connections[-1].vlan_id or 0  # the backup's when protected
+    return _rules(
+        owner, forward, backup[0] if backup else None, (first_vlan, back_vlan), bandwidth_bps or 0
+    )
 
 
 @lru_cache(maxsize=RULES_CACHED)
 def _rules(
-    owner: str, forward: tuple[PortHop, ...], vlan: int, bandwidth_bps: int
+    owner: str, forward: Leg, backup: Leg | None, vlans: tuple[int, int], bandwidth_bps: int
 ) -> tuple[ConfigRule, ...]:
-    backward = tuple((device, out, inp) for device, inp, out in reversed(forward))
     rules: list[ConfigRule] = []
-    for direction, leg in enumerate((forward, backward)):
+    directions = ((forward, backup), (_reversed(forward), backup and _reversed(backup)))
+    for direction, ((leg, spare), vlan) in enumerate(zip(directions, vlans, strict=True)):
+        ident = meter_id(vlans[0], direction)
         meter = None
         if bandwidth_bps:
             rate_kbps = max(math.ceil(bandwidth_bps / 1000), 1)
-            meter = MeterRule(
-                meter_id=meter_id(vlan, direction),
-                rate_kbps=rate_kbps,
-                burst_kbits=max(rate_kbps // BURST_PER_SECOND, 1),
-            )
+            burst_kbits = max(rate_kbps // BURST_PER_SECOND, 1)
+            meter = MeterRule(meter_id=ident, rate_kbps=rate_kbps, burst_kbits=burst_kbits)
             rules.append(config_rule(owner, leg[0][0], meter))
-        rules += [config_rule(owner, device, flow) for device, flow in _leg(leg, vlan, meter)]
+        if spare is None:
+            entry = _entry(leg, _exit(leg, vlan), meter)
+            parts = [entry, *_onward(leg, vlan)]
+        else:
+            parts = [*_protected(leg, vlan, ident, meter, spare), *_onward(spare, vlan)]
+        rules += [config_rule(owner, device, rule) for device, rule in parts]
     return tuple(rules)
 
 
-def _leg(leg: Sequence[PortHop], vlan: int, meter: MeterRule | None) -> list[tuple[str, FlowRule]]:
-    (first, in_port, out_port), last = leg[0], len(leg) - 1
-    tag: list[Action] = [PushVlan(), SetField(field="vlan_vid", value=vlan)] if last else []
-    flows = [
-        (
-            first,
-            FlowRule(
-                priority=SERVICE_PRIORITY,
-                match=Match(in_port=in_port),
-                actions=[*tag, Output(port=out_port)],
-                meter_id=meter.meter_id if meter else None,
-            ),
-        )
+def _protected(
+    leg: Leg, vlan: int, ident: int, meter: MeterRule | None, spare: Leg
+) -> list[tuple[str, OpenFlowRule]]:
+    """The primary leg with fast failover at every switch: the first one switches to the
+    spare leg; the others send back where the frame came from (crank back), and frames
+    coming back are passed on towards the first switch, which puts them on the spare."""
+    (first, _, out), spare_out = leg[0], spare[0][2]
+    buckets = [
+        Bucket(watch_port=port, actions=_exit(path, vlan))
+        for path, port in ((leg, out), (spare, spare_out))
     ]
-    for index, (device, in_port, out_port) in enumerate(leg[1:], start=1):
-        untag: list[Action] = [PopVlan()] if index == last else []
-        flow = FlowRule(
-            priority=SERVICE_PRIORITY,
-            match=Match(in_port=in_port, vlan_vid=vlan),
-            actions=[*untag, Output(port=out_port)],
-        )
-        flows.append((device, flow))
+    parts: list[tuple[str, OpenFlowRule]] = [
+        (first, GroupRule(group_id=ident, type="ff", buckets=buckets)),
+        _entry(leg, [ToGroup(group_id=ident)], meter),
+        (first, _flow(Match(in_port=out, vlan_vid=vlan), [Output(port=spare_out)])),
+    ]
+    for device, in_port, out_port in leg[1:-1]:
+        buckets = [
+            Bucket(watch_port=out_port, actions=[Output(port=out_port)]),
+            Bucket(watch_port=in_port, actions=[Output(port="in_port")]),
+        ]
+        parts += [
+            (device, GroupRule(group_id=ident, type="ff", buckets=buckets)),
+            (device, _flow(Match(in_port=in_port, vlan_vid=vlan), [ToGroup(group_id=ident)])),
+            (device, _flow(Match(in_port=out_port, vlan_vid=vlan), [Output(port=in_port)])),
+        ]
+    return parts + _onward(leg[-2:], vlan)
+
+
+def _reversed(leg: Leg) -> Leg:
+    return tuple((device, out, inp) for device, inp, out in reversed(leg))
+
+
+def _flow(match: Match, actions: list[Action], meter: MeterRule | None = None) -> FlowRule:
+    return FlowRule(
+        priority=SERVICE_PRIORITY,
+        match=match,
+        actions=actions,
+        meter_id=meter.meter_id if meter else None,
+    )
+
+
+def _entry(leg: Leg, actions: list[Action], meter: MeterRule | None) -> tuple[str, FlowRule]:
+    """The flow taking frames from the leg's edge port."""
+    first, in_port, _ = leg[0]
+    return first, _flow(Match(in_port=in_port), actions, meter)
+
+
+def _exit(leg: Leg, vlan: int) -> list[Action]:
+    """Out of the leg's first switch: tagged, unless the leg ends there."""
+    tag: list[Action] = [PushVlan(), SetField(field="vlan_vid", value=vlan)]
+    return [*(tag if len(leg) > 1 else []), Output(port=leg[0][2])]
+
+
+def _onward(leg: Leg, vlan: int) -> list[tuple[str, OpenFlowRule]]:
+    """The flows after the first switch: forward by (in port, VLAN); untag at the last."""
+    flows: list[tuple[str, OpenFlowRule]] = []
+    for index, (device, in_port, out_port) in enumerate(leg[1:], start=2):
+        untag: list[Action] = [PopVlan()] if index == len(leg) else []
+        match = Match(in_port=in_port, vlan_vid=vlan)
+        flows.append((device, _flow(match, [*untag, Output(port=out_port)])))
     return flows

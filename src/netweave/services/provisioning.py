@@ -1,10 +1,12 @@
 """One level-triggered step of a service, inside one store transaction.
 
 `Provisioning.converge(service)` compares the service with what the store holds for it
-(its connection, its rules and their device-reported status) and writes the next step:
+(its connections, its rules and their device-reported status) and writes the next step:
 
-* no connection, or one over a link that is down or gone: compute a route, reserve its
-  bandwidth (moving an old reservation), store the connection with the service's VLAN;
+* no connection, or one over a link that is down or gone: compute a route (a protected
+  service: a primary and a disjoint backup; if no backup is left, the primary alone,
+  said in `status_reason`), reserve its bandwidth on every link (moving an old
+  reservation), store the connections with the service's VLAN;
 * rules, make-before-break: first the rules the new connection adds, then (once every
   rule is applied) the rules it changes, then the withdrawal of the rules it no longer
   needs;
@@ -21,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from netweave.model import (
     ConfigRule,
     Connection,
+    ConnectionRole,
     OperStatus,
     Protection,
     RuleAction,
@@ -32,15 +35,13 @@ from netweave.model import (
 from netweave.model.ids import make_id
 from netweave.services.errors import Infeasible, ProvisionError, ResourceConflict
 from netweave.services.p2p import owner_of, p2p_rules
-from netweave.services.routing import route
+from netweave.services.routing import PROTECTION, Route, route
 from netweave.services.snapshot import Snapshot
 from netweave.store import Repository
 
-PRIMARY = "primary"
 
-
-def connection_id(service_id: str) -> str:
-    return make_id("connection", service_id, PRIMARY)
+def connection_id(service_id: str, role: ConnectionRole = ConnectionRole.PRIMARY) -> str:
+    return make_id("connection", service_id, role)
 
 
 class Provisioning:
@@ -61,45 +62,46 @@ class Provisioning:
         """
         repo = self.repo
         current = {rule.id: rule for rule in repo.rules.list(owner=owner_of(service.id))}
-        connection = repo.connections.find(connection_id(service.id))
+        connections = sorted(repo.connections.list(scope=service.id), key=_primary_first)
         if service.status is ServiceStatus.REMOVING:
             self._withdraw(current.values())
             if current:
                 return service
-            self._release(connection)
+            self._release(connections)
             repo.services.delete(service.id)
             return None
         if service.status is ServiceStatus.FAILED and not recompute:
             self._withdraw(current.values())
-            self._release(connection)
+            self._release(connections)
             return service
         refused = next((r for r in current.values() if _refused(r)), None)
         if refused is not None:
             device = self.snap.devices.get(refused.device_id)
             name = device.name if device else refused.device_id
-            return self._fail(service, current, connection, f"{name} refused: {refused.error}")
-        moving = connection is not None and service.status is not ServiceStatus.PLANNED
-        if recompute or connection is None or self._broken(connection):
+            return self._fail(service, current, connections, f"{name} refused: {refused.error}")
+        moving = bool(connections) and service.status is not ServiceStatus.PLANNED
+        if recompute or not connections or self._broken(connections):
             try:
-                connection = self._connect(service, connection)
+                connections = self._connect(service, connections, strict=strict)
             except ProvisionError as exc:
                 if strict:
                     raise
-                return self._fail(service, current, connection, str(exc))
+                return self._fail(service, current, connections, str(exc))
         elif any(map(_pending_rule, current.values())):
             return service  # a device has yet to answer; its answer wakes us again
-        waiting = self._unnumbered(connection)
+        waiting = self._unnumbered(connections)
         if waiting:
             return _with_status(
                 repo, service, _pending(moving), f"waiting for port numbers of {waiting}"
             )
-        ports = {e: self._number(e) for e in _endpoints(connection)}
+        ports = {e: self._number(e) for e in _endpoints(connections)}
         desired = p2p_rules(
-            owner_of(service.id), connection, ports, service.constraints.bandwidth_bps
+            owner_of(service.id), connections, ports, service.constraints.bandwidth_bps
         )
+        note = _unprotected(service, connections)
         if self._advance({rule.id: rule for rule in desired}, current):
-            return _with_status(repo, service, ServiceStatus.ACTIVE, None)
-        return _with_status(repo, service, _pending(moving), service.status_reason)
+            return _with_status(repo, service, ServiceStatus.ACTIVE, note)
+        return _with_status(repo, service, _pending(moving), note)
 
     def remove(self, service: Service) -> Service | None:
         """Start removing `service`: its rules are withdrawn, and it is deleted once they
@@ -108,37 +110,59 @@ class Provisioning:
         return self.converge(removing)
 
     # -- connection ---------------------------------------------------------------------
-    def _connect(self, service: Service, old: Connection | None) -> Connection:
+    def _connect(
+        self, service: Service, old: list[Connection], *, strict: bool
+    ) -> list[Connection]:
+        """Route `service` anew (its old connections' reservations made available to it)
+        and store the connections: primary, then backup when protected."""
         if service.type is not ServiceType.P2P:
             raise Infeasible(("type",), f"{service.type} services are not supported yet (only p2p)")
-        if service.constraints.protection is not Protection.NONE:
-            raise Infeasible(
-                ("constraints", "protection"), "protected services are not supported yet"
-            )
         self._check_ports_free(service)
-        if old is not None:  # the new route may use what the old one holds
-            self.snap.reserve(old.link_ids, -old.reserved_bps)
+        for connection in old:  # the new route may use what the old one holds
+            self.snap.reserve(connection.link_ids, -connection.reserved_bps)
         try:
-            found = route(self.snap, service)
+            routes = self._routes(service, strict=strict)
         except ProvisionError:
-            if old is not None:
-                self.snap.reserve(old.link_ids, old.reserved_bps)
+            for connection in old:
+                self.snap.reserve(connection.link_ids, connection.reserved_bps)
             raise
         bandwidth = service.constraints.bandwidth_bps or 0
-        vlan = old.vlan_id if old is not None and old.vlan_id else self.snap.vlans.take()
-        connection = Connection(
-            id=connection_id(service.id),
-            name=PRIMARY,
-            service_id=service.id,
-            hops=found.hops,
-            link_ids=found.link_ids,
-            vlan_id=vlan,
-            reserved_bps=bandwidth,
-        )
-        self.snap.reserve(connection.link_ids, bandwidth)
-        if old is None:
-            return self.repo.connections.add(connection)
-        return self.repo.connections.update(connection)
+        vlans = {connection.role: connection.vlan_id for connection in old}
+        connections = [
+            Connection(
+                id=connection_id(service.id, role),
+                name=role,
+                service_id=service.id,
+                role=role,
+                hops=found.hops,
+                link_ids=found.link_ids,
+                vlan_id=vlans.get(role) or self.snap.vlans.take(),
+                reserved_bps=bandwidth,
+            )
+            for role, found in zip(ConnectionRole, routes, strict=False)
+        ]
+        kept = {connection.id for connection in connections}
+        for connection in connections:
+            self.snap.reserve(connection.link_ids, bandwidth)
+            if connection.role in vlans:
+                self.repo.connections.update(connection)
+            else:
+                self.repo.connections.add(connection)
+        for connection in old:
+            if connection.id not in kept:
+                self._drop(connection)
+        return connections
+
+    def _routes(self, service: Service, *, strict: bool) -> list[Route]:
+        """The service's routes; a protected service left without a disjoint backup keeps
+        running on its primary alone (unless `strict`: then it is refused)."""
+        try:
+            return route(self.snap, service)
+        except Infeasible as exc:
+            if strict or exc.loc != PROTECTION:
+                raise
+        alone = service.constraints.model_copy(update={"protection": Protection.NONE})
+        return route(self.snap, service.model_copy(update={"constraints": alone}))
 
     def _check_ports_free(self, service: Service) -> None:
         for index, ref in enumerate(service.endpoints):
@@ -148,17 +172,18 @@ class Provisioning:
                         ("endpoints", index), f"the port is used by service {user.name!r}"
                     )
 
-    def _broken(self, connection: Connection) -> bool:
+    def _broken(self, connections: list[Connection]) -> bool:
         links = self.snap.links
         return any(
             link_id not in links or links[link_id].status is OperStatus.DOWN
+            for connection in connections
             for link_id in connection.link_ids
-        ) or any(self.snap.endpoint(e) is None for e in _endpoints(connection))
+        ) or any(self.snap.endpoint(e) is None for e in _endpoints(connections))
 
-    def _unnumbered(self, connection: Connection) -> str:
-        """The ports of `connection` whose number is not known yet, for messages."""
+    def _unnumbered(self, connections: list[Connection]) -> str:
+        """The ports of `connections` whose number is not known yet, for messages."""
         names = []
-        for endpoint_id in _endpoints(connection):
+        for endpoint_id in _endpoints(connections):
             endpoint = self.snap.endpoint(endpoint_id)
             if endpoint is not None and endpoint.number is None:
                 device = self.snap.devices[endpoint.device_id]
@@ -170,10 +195,13 @@ class Provisioning:
         assert endpoint is not None and endpoint.number is not None, "checked by _unnumbered"
         return endpoint.number
 
-    def _release(self, connection: Connection | None) -> None:
-        if connection is None:
-            return
-        self.snap.reserve(connection.link_ids, -connection.reserved_bps)
+    def _release(self, connections: list[Connection]) -> None:
+        for connection in connections:
+            self.snap.reserve(connection.link_ids, -connection.reserved_bps)
+            self._drop(connection)
+
+    def _drop(self, connection: Connection) -> None:
+        """Delete `connection` (its reservation already released)."""
         if connection.vlan_id is not None:
             self.snap.vlans.give_back(connection.vlan_id)
         self.repo.connections.delete(connection.id)
@@ -182,11 +210,11 @@ class Provisioning:
         self,
         service: Service,
         current: Mapping[str, ConfigRule],
-        connection: Connection | None,
+        connections: list[Connection],
         reason: str,
     ) -> Service:
         self._withdraw(current.values())
-        self._release(connection)
+        self._release(connections)
         return _with_status(self.repo, service, ServiceStatus.FAILED, reason)
 
     # -- rules --------------------------------------------------------------------------
@@ -227,8 +255,24 @@ class Provisioning:
         self.repo.rules.put_many(marked)
 
 
-def _endpoints(connection: Connection) -> list[str]:
-    return [e for hop in connection.hops for e in (hop.ingress_endpoint_id, hop.egress_endpoint_id)]
+def _endpoints(connections: list[Connection]) -> list[str]:
+    return [
+        e
+        for connection in connections
+        for hop in connection.hops
+        for e in (hop.ingress_endpoint_id, hop.egress_endpoint_id)
+    ]
+
+
+def _unprotected(service: Service, connections: list[Connection]) -> str | None:
+    """Why a protected service runs without a backup, if it does."""
+    if service.constraints.protection is Protection.NONE or len(connections) > 1:
+        return None
+    return "running without a backup path: none is disjoint from the primary now"
+
+
+def _primary_first(connection: Connection) -> bool:
+    return connection.role is not ConnectionRole.PRIMARY
 
 
 def _refused(rule: ConfigRule) -> bool:

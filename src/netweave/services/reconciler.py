@@ -2,10 +2,11 @@
 
 It listens to store commits and marks services dirty when they themselves change, when
 one of their rules changes (a device confirmed or refused it, or removed it), when a
-link or port their connection uses changes state, and retries failed services when a
-link comes up. A worker task then converges the dirty services, all in one transaction
-(see `Provisioning`). At start every service is converged once (resync after restart).
-The reconciler writes desired state only; the device manager applies the rules.
+link or port their connections use changes state; when a link comes up it retries
+failed services and protected ones running without a backup. A worker task then
+converges the dirty services, all in one transaction (see `Provisioning`). At start
+every service is converged once (resync after restart). The reconciler writes desired
+state only; the device manager applies the rules.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import functools
 import logging
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -24,6 +26,7 @@ from netweave.model import (
     Endpoint,
     Link,
     OperStatus,
+    Protection,
     Service,
     ServiceStatus,
 )
@@ -40,15 +43,15 @@ class _Dirty:
 
     services: set[str] = field(default_factory=set)
     elements: set[str] = field(default_factory=set)  # ids of links and ports
-    retry_failed: bool = False
+    links_up: bool = False  # a link was added or came up
 
     def merge(self, other: _Dirty) -> None:
         self.services |= other.services
         self.elements |= other.elements
-        self.retry_failed |= other.retry_failed
+        self.links_up |= other.links_up
 
     def __bool__(self) -> bool:
-        return bool(self.services or self.elements or self.retry_failed)
+        return bool(self.services or self.elements or self.links_up)
 
 
 class ServiceReconciler:
@@ -139,7 +142,7 @@ def _dirt(changes: list[Change]) -> _Dirty:
             ):
                 dirty.elements.add(entity.id)
             came_up = isinstance(before, Link) and before.status is not OperStatus.UP
-            dirty.retry_failed |= change.op is Op.CREATED or (
+            dirty.links_up |= change.op is Op.CREATED or (
                 came_up and entity.status is OperStatus.UP
             )
         elif isinstance(entity, Endpoint):
@@ -157,8 +160,14 @@ def _converge(repo: Repository, *, dirty: _Dirty) -> None:
     if dirty.elements:
         service_ids |= {c.service_id for c in repo.connections.list() if _uses(c, dirty.elements)}
     retry: set[str] = set()
-    if dirty.retry_failed:
-        retry = {s.id for s in repo.services.list() if s.status is ServiceStatus.FAILED}
+    if dirty.links_up:  # a failed or unprotected service may have a way now
+        paths = Counter(connection.service_id for connection in repo.connections.list())
+        retry = {
+            s.id
+            for s in repo.services.list()
+            if s.status is ServiceStatus.FAILED
+            or (s.constraints.protection is not Protection.NONE and paths[s.id] < 2)
+        }
     provisioning = Provisioning(repo)
     for service_id in sorted(service_ids | retry):
         service = repo.services.find(service_id)

@@ -1,4 +1,5 @@
-"""A point-to-point service's route: its edge switch ports, then the path between them.
+"""A point-to-point service's route: its edge switch ports, then the path between them
+(with protection, a disjoint backup path too).
 
 A service endpoint is a switch port, or a host port followed over the host's link (its
 access link) to the switch port it reaches. The path between the two edge switches comes
@@ -10,11 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netweave.model import DeviceType, Endpoint, EndpointRef, Hop, Link, OperStatus, Service
-from netweave.pathcomp import Constraint, NoPathError, PathRequest
+from netweave.model import (
+    DeviceType,
+    Endpoint,
+    EndpointRef,
+    Hop,
+    Link,
+    OperStatus,
+    Protection,
+    Service,
+)
+from netweave.pathcomp import Constraint, NoPathError, Path, PathRequest
 from netweave.services.errors import Infeasible, Loc
 from netweave.services.snapshot import Snapshot
 
+PROTECTION: Loc = ("constraints", "protection")
 _CONSTRAINT_FIELDS = {
     Constraint.BANDWIDTH,
     Constraint.MAX_LATENCY,
@@ -38,14 +49,16 @@ class _Edge:
     access: Link | None  # the host's link to that port, for a host endpoint
 
 
-def route(snap: Snapshot, service: Service) -> Route:
-    """The best route meeting `service`'s constraints; `Infeasible` names the field at fault."""
+def route(snap: Snapshot, service: Service) -> list[Route]:
+    """The best route meeting `service`'s constraints, and with protection a disjoint
+    backup route after it; `Infeasible` names the field at fault."""
     first, second = (_edge(snap, ref, index) for index, ref in enumerate(service.endpoints))
     if first.port.id == second.port.id:
         raise Infeasible(("endpoints", 1), "reaches the same switch port as endpoints[0]")
     access = [edge.access for edge in (first, second) if edge.access is not None]
     _check_access(service, access)
     constraints = service.constraints
+    protected = constraints.protection is not Protection.NONE
     latency_left = (
         None
         if constraints.max_latency_ms is None
@@ -54,11 +67,16 @@ def route(snap: Snapshot, service: Service) -> Route:
     hops_left = None if constraints.max_hops is None else constraints.max_hops - len(access)
     src, dst = first.port.device_id, second.port.device_id
     if src == dst:
+        if protected:
+            raise Infeasible(
+                ("constraints", "protection"),
+                "both endpoints are on one switch: no path to protect",
+            )
         _check_limits(latency_left, hops_left, needed_hops=0)
         hop = Hop(
             device_id=src, ingress_endpoint_id=first.port.id, egress_endpoint_id=second.port.id
         )
-        return Route([hop], [link.id for link in access])
+        return [Route([hop], [link.id for link in access])]
     _check_limits(latency_left, hops_left, needed_hops=1)
     request = PathRequest(
         src_device_id=src,
@@ -68,21 +86,27 @@ def route(snap: Snapshot, service: Service) -> Route:
         max_hops=hops_left,
         exclude_devices=tuple(constraints.exclude_devices),
         exclude_links=tuple(constraints.exclude_links),
+        disjoint=constraints.disjointness if protected else None,
     )
     try:
-        path = snap.graph.compute(request)[0]
+        paths = snap.graph.compute(request)
     except NoPathError as exc:
         raise Infeasible(_loc(exc.constraint), exc.reason) from None
+    return [_along(snap, path, first, second) for path in paths]
+
+
+def _along(snap: Snapshot, path: Path, first: _Edge, second: _Edge) -> Route:
+    """The route of a switch-to-switch `path` between the two edges."""
     links = [snap.links[link_id] for link_id in path.link_ids]
     ingress = [first.port.id] + [
         _end_on(link, d) for link, d in zip(links, path.device_ids[1:], strict=True)
     ]
-    egress = [_end_on(link, d) for link, d in zip(links, path.device_ids[:-1], strict=True)] + [
-        second.port.id
-    ]
+    egress = [_end_on(link, d) for link, d in zip(links, path.device_ids[:-1], strict=True)]
     hops = [
         Hop(device_id=device, ingress_endpoint_id=inp, egress_endpoint_id=out)
-        for device, inp, out in zip(path.device_ids, ingress, egress, strict=True)
+        for device, inp, out in zip(
+            path.device_ids, ingress, [*egress, second.port.id], strict=True
+        )
     ]
     before = [first.access.id] if first.access is not None else []
     after = [second.access.id] if second.access is not None else []
@@ -147,7 +171,7 @@ def _loc(constraint: Constraint) -> Loc:
     if constraint in _CONSTRAINT_FIELDS:
         return ("constraints", str(constraint))
     if constraint is Constraint.DISJOINT:
-        return ("constraints", "protection")
+        return PROTECTION
     if constraint is Constraint.SEARCH_LIMIT:
         return ("constraints",)
     return ("endpoints",)
