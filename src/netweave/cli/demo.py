@@ -108,7 +108,8 @@ def demo(
         None if real else {"emulated": EmulatedPlugin(EmulatedNetwork.from_descriptor(descriptor))}
     )
     tsdb = EmbeddedTSDB(run_dir / "metrics")
-    web = create_app(store, InProcessBus(), Controller(store, settings, plugins, tsdb), tsdb)
+    bus = InProcessBus()
+    web = create_app(store, bus, Controller(store, settings, plugins, tsdb, bus), tsdb)
     server = _Server(uvicorn.Config(web, host, port, log_level="warning"))
     lab = Lab(descriptor, LabOptions(controller=f"tcp:127.0.0.1:{openflow_port}"), run_dir)
     try:

@@ -148,8 +148,9 @@ def serve(
     settings = ControllerSettings(
         openflow_host=openflow_host, openflow_port=openflow_port, forwarding=forwarding
     )
-    controller = Controller(store, settings, tsdb=tsdb) if openflow else None
-    web = create_app(store, InProcessBus(), controller, tsdb)
+    bus = InProcessBus()
+    controller = Controller(store, settings, tsdb=tsdb, bus=bus) if openflow else None
+    web = create_app(store, bus, controller, tsdb)
     if topology is not None:
         try:
             result = inventory_of(web).load_topology(topology.read_text(), topology.name)
