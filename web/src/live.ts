@@ -4,6 +4,9 @@ import type { BusEvent } from "./types";
 
 export type LiveState = "connecting" | "live" | "reconnecting";
 
+/** The topics the UI shows (not, e.g., the status of every config rule). */
+const TOPICS = ["device", "endpoint", "link", "service", "connection", "alarm", "policy"];
+
 export interface LiveHandlers {
   /** Load the full state; called once the stream is subscribed, on every (re)connection. */
   snapshot: () => Promise<void>;
@@ -22,7 +25,7 @@ export function follow(handlers: LiveHandlers): () => void {
 
   const connect = (): void => {
     source?.close();
-    source = new EventSource(`${API}/events/stream`);
+    source = new EventSource(`${API}/events/stream?topics=${TOPICS.join(",")}`);
     source.addEventListener("ready", () => void resync());
     source.addEventListener("resync", connect);
     source.addEventListener("message", (message) => {
