@@ -5,7 +5,8 @@ event (sent once the subscription exists: a client that fetches its snapshot aft
 misses nothing), then one unnamed message per bus event, in publish order, its data the
 `Event` as JSON and its id a per-stream sequence number. A client too slow to keep up
 gets a ``resync`` event and the stream ends: it should re-read its state and reconnect.
-A comment line every `keepalive_s` keeps idle connections open through proxies.
+A comment line every `keepalive_s` keeps idle connections open through proxies (and,
+where the server reports a gone client only when a write fails, ends its stream).
 """
 
 from __future__ import annotations
