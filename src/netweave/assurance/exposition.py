@@ -14,10 +14,11 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
 
-from netweave.assurance.series import SeriesKey
+from netweave.assurance.series import SeriesKey, Tags
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -35,6 +36,7 @@ class OwnMetric:
     value: float
 
 
+@lru_cache(maxsize=10_000)
 def metric_name(name: str) -> str:
     cleaned = _NOT_METRIC.sub("_", name)
     return cleaned if cleaned[:1].isalpha() or cleaned[:1] in "_:" else "_" + cleaned
@@ -50,11 +52,11 @@ def _label_value(value: str) -> str:
 
 
 def _number(value: float) -> str:
+    if value - value == 0:
+        return repr(value)
     if value != value:
         return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)
+    return "+Inf" if value > 0 else "-Inf"
 
 
 def render(latest: Iterable[tuple[SeriesKey, int, float]], own: Iterable[OwnMetric] = ()) -> str:
@@ -69,11 +71,17 @@ def render(latest: Iterable[tuple[SeriesKey, int, float]], own: Iterable[OwnMetr
     named = sorted(((metric_name(key.metric), key, value) for key, _, value in latest), key=_first)
     for name, family in groupby(named, key=_first):
         lines.append(f"# TYPE {name} untyped")
-        for _, key, value in family:
-            labels = ",".join(f'{label_name(k)}="{_label_value(v)}"' for k, v in key.tags)
-            braces = f"{{{labels}}}" if labels else ""
-            lines.append(f"{name}{braces} {_number(value)}")
+        lines += [f"{_sample_name(name, key.tags)} {_number(value)}" for _, key, value in family]
     return "\n".join(lines) + "\n"
+
+
+@lru_cache(maxsize=100_000)
+def _sample_name(name: str, tags: Tags) -> str:
+    """``name{label="value",...}`` (cached: a series is exposed at every scrape)."""
+    if not tags:
+        return name
+    labels = ",".join(f'{label_name(k)}="{_label_value(v)}"' for k, v in tags)
+    return f"{name}{{{labels}}}"
 
 
 def _first(item: tuple[str, SeriesKey, float]) -> str:
