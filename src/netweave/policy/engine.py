@@ -74,6 +74,7 @@ class PolicyEngine:
         self._clock = clock
         self._sleep = sleep
         self._live: dict[str, tuple[Policy, str | None]] = {}
+        self._topics: frozenset[str] = frozenset()
         self._counts: dict[tuple[str, str], deque[float]] = {}
         self._held_since: dict[tuple[str, str], float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -137,6 +138,7 @@ class PolicyEngine:
             for policy, problem, rule_id in verdicts
             if policy.enabled and problem is None
         }
+        self._topics = frozenset(_topic(policy) for policy, _ in self._live.values())
         for policy, problem, _ in verdicts:
             if not policy.enabled:
                 self._set_status(repo, policy, PolicyState.DISABLED)
@@ -158,7 +160,14 @@ class PolicyEngine:
 
     # -- triggers -----------------------------------------------------------------------
 
-    async def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: Event) -> None:
+        """In the publisher's thread: hand the events some live policy listens to over to
+        the engine's loop, ignore the rest at once."""
+        loop = self._loop
+        if loop is not None and event.type.value in self._topics:
+            loop.call_soon_threadsafe(self._spawn, self._handle(event))
+
+    async def _handle(self, event: Event) -> None:
         for policy, rule_id in list(self._live.values()):
             if self._triggered(policy, rule_id, event):
                 await self._fire(policy, event)
@@ -304,6 +313,11 @@ class PolicyEngine:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("policy work failed", exc_info=error)
+
+
+def _topic(policy: Policy) -> str:
+    trigger = policy.trigger
+    return EventType.ALARM_RAISED.value if isinstance(trigger, AlarmTrigger) else trigger.event
 
 
 def _has(event: Event, trigger: EventTrigger) -> bool:
