@@ -28,8 +28,8 @@ class Buckets:
 
 
 def aggregate(parts: Sequence[Rows], group_of_sid: Int32Array, query: Query) -> Buckets:
-    """Aggregate `parts` (rows of consecutive partitions, oldest first) per group
-    (`group_of_sid[sid]`) and bucket of `query`."""
+    """Aggregate `parts` per group (`group_of_sid[sid]`) and bucket of `query`. The parts
+    come oldest first: each series' samples appear in time order across them."""
     sid = _join([rows.sid for rows in parts], np.int32)
     if query.aggregation == "rate":
         return _rate(parts, sid, group_of_sid, query)

@@ -26,7 +26,7 @@ def _empty(names: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True)
 class Rows:
-    """Rows picked from one partition for a query, sorted by (series id, timestamp)."""
+    """Rows picked for a query from one sorted run of a partition."""
 
     sid: Int32Array
     ts: Int64Array
