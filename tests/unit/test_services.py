@@ -3,6 +3,7 @@ rule rolls back, a link down reroutes, delete removes exactly the service's rule
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -302,3 +303,31 @@ async def test_protected_service_gets_a_disjoint_backup_and_keeps_running_withou
     with pytest.raises(Invalid) as error:  # the API refuses what it cannot protect
         net.create("alone", "h3:eth0", "h4:eth0", protection="1+1", exclude_links=[link_id(cut)])
     assert error.value.problems[0].loc == ("constraints", "protection")
+
+
+def test_concurrent_creates_never_share_a_vlan_on_a_switch(store: Store) -> None:
+    descriptor, _ = load_descriptor(SQUARE, "square.yaml")
+    inventory = Inventory(store, InProcessBus())
+    inventory.import_topology(descriptor)
+    net = Net(store, inventory, EmulatedNetwork(), ServiceReconciler(store))
+    pairs = [("h1:eth0", "h2:eth0"), ("h3:eth0", "h4:eth0")]  # both use s1
+
+    def create(start: threading.Barrier, name: str, ends: tuple[str, str]) -> None:
+        start.wait()
+        net.create(name, *ends)
+
+    for round_ in range(5):
+        start = threading.Barrier(len(pairs))
+        threads = [
+            threading.Thread(target=create, args=(start, f"svc{round_}-{i}", ends))
+            for i, ends in enumerate(pairs)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with store.read() as repo:
+            vlans = [c.vlan_id for c in repo.connections.list()]
+        assert len(vlans) == len(pairs) and len(set(vlans)) == len(vlans)
+        for index in range(len(pairs)):
+            inventory.delete_service(f"svc{round_}-{index}")

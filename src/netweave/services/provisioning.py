@@ -64,9 +64,8 @@ class Provisioning:
         current = {rule.id: rule for rule in repo.rules.list(owner=owner_of(service.id))}
         connections = sorted(repo.connections.list(scope=service.id), key=_primary_first)
         if service.status is ServiceStatus.REMOVING:
-            self._withdraw(current.values())
-            if current:
-                return service
+            if self._withdraw(current.values()):
+                return service  # until the devices confirm the removal
             self._release(connections)
             repo.services.delete(service.id)
             return None
@@ -126,6 +125,7 @@ class Provisioning:
             for connection in old:
                 self.snap.reserve(connection.link_ids, connection.reserved_bps)
             raise
+        self.snap.lock_devices(hop.device_id for found in routes for hop in found.hops)
         bandwidth = service.constraints.bandwidth_bps or 0
         vlans = {connection.role: connection.vlan_id for connection in old}
         connections = [
@@ -241,18 +241,21 @@ class Provisioning:
         self._withdraw(stale)
         return not stale
 
-    def _withdraw(self, rules: Iterable[ConfigRule]) -> None:
+    def _withdraw(self, rules: Iterable[ConfigRule]) -> int:
         """Remove rules: applied ones are marked for deletion (the device manager deletes
         the row once the device confirmed); rows never applied go at once (a device holding
-        one anyway drops it as a rule nobody wants)."""
-        marked, dropped = [], []
+        one anyway drops it as a rule nobody wants). Returns how many are left to go."""
+        marked, dropped, left = [], [], 0
         for rule in rules:
             if rule.status is not RuleStatus.APPLIED:
                 dropped.append(rule.id)
-            elif rule.action is RuleAction.SET:
+                continue
+            left += 1
+            if rule.action is RuleAction.SET:
                 marked.append(rule.model_copy(update={"action": RuleAction.DELETE}))
         self.repo.rules.delete_many(dropped)
         self.repo.rules.put_many(marked)
+        return left
 
 
 def _endpoints(connections: list[Connection]) -> list[str]:

@@ -25,6 +25,7 @@ class Snapshot:
         self._graph: PathGraph | None = None
         self._endpoints: dict[str, Endpoint | None] = {}
         self._all_endpoints = False
+        self._locked: set[str] = set()
 
     @cached_property
     def devices(self) -> dict[str, Device]:
@@ -72,6 +73,16 @@ class Snapshot:
         if self._graph is None:
             self._graph = PathGraph(self.devices.values(), self.links.values())
         return self._graph
+
+    def lock_devices(self, device_ids: Iterable[str]) -> None:
+        """Rewrite these devices unchanged, so that concurrent transactions placing a
+        service on one of them conflict and one is re-run (on PostgreSQL; SQLite runs
+        writers one at a time): VLANs and the ids derived from them stay unique per
+        device."""
+        for device_id in dict.fromkeys(device_ids):
+            if device_id not in self._locked:
+                self._locked.add(device_id)
+                self.devices[device_id] = self.repo.devices.update(self.devices[device_id])
 
     def reserve(self, link_ids: Iterable[str], bps: int) -> None:
         """Add `bps` (negative: release) to the reservation of each link still there."""
