@@ -7,11 +7,11 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from netweave.gcpause import gc_paused
 from netweave.model.common import Entity
 from netweave.store.changes import Change, Journal, Op
 from netweave.store.db_errors import conflicts_as
 from netweave.store.errors import ConflictError, NotFoundError
-from netweave.store.gc_pause import gc_paused
 from netweave.store.schema import entities
 
 E = TypeVar("E", bound=Entity)
@@ -68,7 +68,7 @@ class EntityCollection(Generic[E]):
         row = self._named(name, scope)
         return None if row is None else self._model.model_validate_json(row.data)
 
-    @gc_paused
+    @gc_paused()
     def list(
         self, scope: str | None = None, *, limit: int | None = None, offset: int = 0
     ) -> list[E]:

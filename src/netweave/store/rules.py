@@ -16,11 +16,11 @@ from pydantic_core import from_json, to_json
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
+from netweave.gcpause import gc_paused
 from netweave.model import ConfigRule, RuleStatus
 from netweave.store.changes import Change, Journal, Op
 from netweave.store.db_errors import conflicts_as
 from netweave.store.errors import NotFoundError
-from netweave.store.gc_pause import gc_paused
 from netweave.store.schema import config_rules
 
 # Ids per IN (...) list and rows per executemany: well under every backend's limit on
@@ -89,7 +89,7 @@ class RuleCollection:
             raise NotFoundError(self.kind, rule_id)
         return found
 
-    @gc_paused
+    @gc_paused()
     def find_many(self, rule_ids: Iterable[str]) -> dict[str, ConfigRule]:
         """The rules with these ids that exist, by id."""
         found: dict[str, ConfigRule] = {}
@@ -106,7 +106,7 @@ class RuleCollection:
             raise NotFoundError(self.kind, missing)
         return [found[rule_id] for rule_id in rule_ids]
 
-    @gc_paused
+    @gc_paused()
     def list(
         self,
         device_id: str | None = None,
@@ -136,7 +136,7 @@ class RuleCollection:
         query = query.where(*_filters(device_id, owner, status))
         return int(self._conn.execute(query).scalar_one())
 
-    @gc_paused
+    @gc_paused()
     def add_many(self, rules: Sequence[ConfigRule]) -> None:
         """Insert new rules; a duplicate id fails the transaction with ConflictError(id)."""
         self._journal.check_writable()
@@ -172,7 +172,7 @@ class RuleCollection:
         self.put_many([rule])
         return rule
 
-    @gc_paused
+    @gc_paused()
     def put_many(self, rules: Sequence[ConfigRule]) -> None:
         """Insert the new rules and replace the existing ones (matched by id)."""
         self._journal.check_writable()
@@ -186,7 +186,7 @@ class RuleCollection:
             Change(self.kind, Op.UPDATED, rule, before[rule.id]) for rule in replaced
         )
 
-    @gc_paused
+    @gc_paused()
     def set_status(
         self, rule_ids: Iterable[str], status: RuleStatus, error: str | None = None
     ) -> builtins.list[ConfigRule]:
@@ -204,7 +204,7 @@ class RuleCollection:
                 self._journal.changes.append(Change(self.kind, Op.UPDATED, new, old))
         return updated
 
-    @gc_paused
+    @gc_paused()
     def delete_many(self, rule_ids: Iterable[str]) -> int:
         """Delete these rules (missing ids are skipped); returns how many were deleted."""
         self._journal.check_writable()
