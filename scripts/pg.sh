@@ -3,7 +3,8 @@
 # Prints the connection URL on start. Runs the server as `postgres` when invoked as root.
 set -euo pipefail
 action=$1 dir=$2
-port=${NETWEAVE_PG_PORT:-55432}
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=${NETWEAVE_PG_PORT:-$(free_port)}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$bin" ] || { echo "pg.sh: PostgreSQL is not installed" >&2; exit 1; }
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
