@@ -216,6 +216,8 @@ def test_topics_are_checked(store: Store) -> None:
 
 
 def test_topic_patterns() -> None:
-    assert parse_topics(" link , device.status,*") == ["link", "device.status", "*"]
+    assert parse_topics(" link , device.status") == ["link", "device.status"]
+    assert parse_topics("link.status,link,link,service.created") == ["link", "service.created"]
+    assert parse_topics("device,*") == ["*"]
     with pytest.raises(Invalid, match="at least one topic"):
         parse_topics(" , ")

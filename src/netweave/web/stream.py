@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from netweave.bus import EventBus, Subscription
+from netweave.bus import EventBus, Subscription, matches
 from netweave.inventory import Invalid
 from netweave.model import Event, EventType
 
@@ -28,8 +28,9 @@ TOPICS = frozenset({"*"} | {t.value for t in EventType} | {t.entity for t in Eve
 
 def parse_topics(text: str) -> list[str]:
     """Comma-separated topic patterns (``*``, an entity such as ``link``, or an event type
-    such as ``link.status``), each checked against the known topics."""
-    patterns = [part.strip() for part in text.split(",") if part.strip()]
+    such as ``link.status``), each checked against the known topics; those another one
+    covers are dropped (each event is sent once)."""
+    patterns = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     if not patterns:
         raise Invalid("topics", "give at least one topic, e.g. * or link,device")
     unknown = [p for p in patterns if p not in TOPICS]
@@ -38,7 +39,7 @@ def parse_topics(text: str) -> list[str]:
         raise Invalid(
             "topics", f"unknown topic {unknown[0]!r}; topics are {known} or <topic>.<verb>"
         )
-    return patterns
+    return [p for p in patterns if not any(q != p and matches(q, p) for q in patterns)]
 
 
 def sse(data: object, *, event: str | None = None, event_id: int | None = None) -> str:
