@@ -18,6 +18,7 @@ from netweave.controller.forwarding import Forwarding
 from netweave.controller.monitoring import StatsCollector
 from netweave.controller.onboarding import Onboarding
 from netweave.controller.openflow_rules import OpenFlowControlRules
+from netweave.controller.templates import OnboardingTemplate
 from netweave.drivers import DriverPlugin
 from netweave.drivers.openflow import OpenFlowPlugin
 from netweave.policy import AlarmService, PolicyEngine
@@ -41,6 +42,8 @@ class ControllerSettings:
     discovery_timeout_s: float = 2.0
     statistics_interval_s: float = 1.0
     """How often port counters are collected (when a time-series store is given)."""
+    templates: tuple[OnboardingTemplate, ...] = ()
+    """Initial configuration of switches that connect (the first matching one applies)."""
     alarm_interval_s: float = 1.0
     """How often alarm rules are evaluated (when a time-series store and a bus are given)."""
 
@@ -92,7 +95,7 @@ class Controller:
         )
         openflow = self.plugins.get("openflow")
         self.onboarding = (
-            Onboarding(store, openflow)
+            Onboarding(store, openflow, s.templates)
             if s.onboarding and isinstance(openflow, OpenFlowPlugin)
             else None
         )
