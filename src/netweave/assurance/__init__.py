@@ -2,8 +2,9 @@
 exposition).
 
 `EmbeddedTSDB` implements `TimeSeriesStore`: write `SampleBatch`es (build one with
-`SampleBatch.of` or parse InfluxDB line protocol with `lineproto.parse`), ask `Query`s,
-call `maintain` periodically and `close` at the end.
+`SampleBatch.of`, or parse InfluxDB line protocol with `parse` / a long-lived
+`lineproto.LineParser`), ask `Query`s, call `maintain` periodically and `close` at the
+end. `exposition.render` writes the Prometheus text format.
 """
 
 from netweave.assurance.lineproto import LineError, LineProtocolError, Parsed, parse
