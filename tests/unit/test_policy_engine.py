@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from netweave.assurance import EmbeddedTSDB, SampleBatch, series_key
 from netweave.bus import InProcessBus
 from netweave.inventory import Invalid, Inventory, load_descriptor, publish_changes
 from netweave.inventory.inputs import ServiceCreate
@@ -27,13 +28,14 @@ from netweave.model import (
     PolicyState,
 )
 from netweave.model.ids import endpoint_id, link_id, service_id
-from netweave.policy import PolicyEngine
+from netweave.policy import AlarmService, PolicyEngine
 from netweave.policy.admin import Assurance
 from netweave.services import connection_id
 from netweave.store import Store
 from netweave.testing import eventually
 
 HOT = "link-hot"
+T0 = 1_700_000_000 * 1_000_000_000
 S3_ETH1 = endpoint_id("s3", "eth1")
 
 
@@ -381,3 +383,22 @@ def test_bad_policies_name_the_field(store: Store) -> None:
             assurance.create_policy(bad)
         assert str(caught.value).startswith(message)
     assert assurance.list_policies() == []
+
+
+async def test_alarm_rules_notify_their_webhooks(store: Store, hooks: Hooks) -> None:
+    tsdb = EmbeddedTSDB(clock=lambda: T0)
+    key = series_key("service.throughput", {"service": "a"})
+    tsdb.write(SampleBatch.of([(key, T0, 10.0)]))
+    rule = {"id": "sla", "name": "sla", "metric": "service.throughput", "comparison": "lt"}
+    with store.transaction() as repo:
+        repo.alarm_rules.add(
+            AlarmRule.model_validate(rule | {"threshold": 1e6, "webhooks": [hooks.url]})
+        )
+    service = AlarmService(store, tsdb, InProcessBus(), clock=lambda: T0 + 1, utilisation=False)
+    try:
+        [alarm] = await service.evaluate_once()
+        await eventually(lambda: len(hooks.bodies) == 1)
+    finally:
+        await service.stop()
+    assert hooks.bodies[0]["event"] == "alarm.raised"
+    assert hooks.bodies[0]["alarm"]["id"] == alarm.id
