@@ -4,6 +4,7 @@ audit; bad input is a 4xx naming the field."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from netweave.api import create_app
 from netweave.bus import InProcessBus
+from netweave.model import Alarm, AlarmState
 from netweave.store import Store
 
 V1 = "/api/v1"
@@ -102,6 +104,7 @@ def test_policies_crud_and_audit(client: TestClient) -> None:
     assert client.get(f"{V1}/policies/congestion/audit").json() == []
     assert client.get(f"{V1}/audit").json() == []
     assert client.get(f"{V1}/alarms", params={"state": "active"}).json() == []
+    assert detail(client.get(f"{V1}/alarms", params={"limit": 0}), 422)[0][0] == ["query", "limit"]
     assert client.delete(f"{V1}/policies/congestion").status_code == 204
     assert client.get(f"{V1}/policies").json() == []
 
@@ -121,3 +124,16 @@ def test_bad_policies_name_the_field(client: TestClient) -> None:
     no_actions = CONGESTION | {"actions": []}
     assert detail(client.post(f"{V1}/policies", json=no_actions), 422)[0][0] == ["body", "actions"]
     assert detail(client.get(f"{V1}/policies/nope/audit"), 404)[0][0] == ["policy"]
+
+
+def test_alarms_newest_first_and_by_state(client: TestClient, store: Store) -> None:
+    def alarm(name: str, minute: int, state: AlarmState) -> Alarm:
+        at = datetime(2026, 1, 1, 0, minute, tzinfo=UTC)
+        return Alarm(id=name, name=name, rule_id="r", rule_name="r", raised_at=at, status=state)
+
+    with store.transaction() as repo:
+        repo.alarms.add(alarm("old", 1, AlarmState.CLEARED))
+        repo.alarms.add(alarm("new", 2, AlarmState.ACTIVE))
+    assert [a["id"] for a in client.get(f"{V1}/alarms").json()] == ["new", "old"]
+    assert [a["id"] for a in client.get(f"{V1}/alarms?state=cleared").json()] == ["old"]
+    assert [a["id"] for a in client.get(f"{V1}/alarms?limit=1").json()] == ["new"]

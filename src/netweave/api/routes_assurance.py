@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 
 from netweave.api.errors import ERROR_RESPONSES
@@ -101,9 +101,13 @@ async def apply_alert_spec(request: Request, assurance: AssuranceDep) -> list[Al
 
 
 @router.get("/alarms", tags=["alarms"])
-def list_alarms(assurance: AssuranceDep, state: AlarmState | None = None) -> list[Alarm]:
+def list_alarms(
+    assurance: AssuranceDep,
+    state: AlarmState | None = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+) -> list[Alarm]:
     """Alarms, newest first; ``?state=active`` for the active ones only."""
-    return assurance.list_alarms(state)
+    return assurance.list_alarms(state, limit)
 
 
 # -- policies --------------------------------------------------------------------------

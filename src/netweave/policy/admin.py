@@ -84,12 +84,14 @@ class Assurance:
 
         return self._write(upsert)
 
-    def list_alarms(self, status: AlarmState | None = None) -> list[Alarm]:
-        """Alarms (active and cleared, or those of `status`), newest first."""
+    def list_alarms(
+        self, status: AlarmState | None = None, limit: int | None = None
+    ) -> list[Alarm]:
+        """Alarms (active and cleared, or those of `status`), newest first, at most `limit`."""
         with self._store.read() as repo:
             alarms = repo.alarms.list()
         found = [a for a in alarms if status is None or a.status is status]
-        return sorted(found, key=lambda a: a.raised_at, reverse=True)
+        return sorted(found, key=lambda a: a.raised_at, reverse=True)[:limit]
 
     # -- policies and audit --------------------------------------------------------------
 
