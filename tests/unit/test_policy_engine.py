@@ -215,6 +215,19 @@ async def test_congestion_reroutes_only_its_service_off_the_hot_link(
     assert entry.trigger == "alarm.raised alarm-s2-s3" and "b" in entry.detail
 
 
+async def test_a_device_policy_acts_on_its_devices_links_only(
+    store: Store, bus: InProcessBus, engine: PolicyEngine
+) -> None:
+    actions = [{"type": "raise_event", "name": "S4_HOT"}]
+    Assurance(store).create_policy(spec("s4", devices=["s4"], actions=actions))
+    await eventually(lambda: status(store, "s4") is PolicyState.ACTIVE)
+    bus.publish(alarm_on("s1-s2"))
+    bus.publish(alarm_on("s3-s4"))
+    await eventually(lambda: len(audit(store, "s4")) == 1)
+    await engine.idle()
+    assert [e.target for e in audit(store, "s4")] == ["link/s3-s4"]
+
+
 async def test_hold_down_keeps_a_target_from_oscillating(
     store: Store, bus: InProcessBus, engine: PolicyEngine
 ) -> None:
@@ -360,6 +373,10 @@ def test_bad_policies_name_the_field(store: Store) -> None:
         (
             spec("p", services=["ghost"], actions=[{"type": "drain_link"}]),
             "services[0]: no service 'ghost'",
+        ),
+        (
+            spec("p", devices=["s1", "ghost"], actions=[{"type": "drain_link"}]),
+            "devices[1]: no device 'ghost'",
         ),
         (
             spec(

@@ -180,6 +180,9 @@ class PolicySpec(BaseModel):
     services: list[str] = Field(
         default_factory=list, description="services it applies to, by id (empty: all)"
     )
+    devices: list[str] = Field(
+        default_factory=list, description="devices it applies to, by id (empty: all)"
+    )
     hold_down_s: Annotated[float, Field(ge=0)] = 30.0
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     enabled: bool = True

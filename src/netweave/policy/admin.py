@@ -21,7 +21,7 @@ from netweave.model import (
     PolicySpec,
     PolicyState,
 )
-from netweave.model.ids import is_id, make_id, service_id
+from netweave.model.ids import device_id, is_id, make_id, service_id
 from netweave.policy.validation import find_alarm_rule, validate_policy
 from netweave.store import ConflictError, Repository, Store, TransientError
 
@@ -156,14 +156,18 @@ def _policy(repo: Repository, ref: str) -> Policy:
 
 
 def _checked(repo: Repository, new_id: str, spec: PolicySpec) -> Policy:
-    """The policy of `spec` (services given by name resolved to ids), references checked."""
+    """The policy of `spec` (services and devices given by name resolved to ids), its
+    references checked."""
     services = [ref if is_id(ref) else service_id(ref) for ref in spec.services]
-    fields = spec.model_dump() | {"services": services}
+    devices = [ref if is_id(ref) else device_id(ref) for ref in spec.devices]
+    fields = spec.model_dump() | {"services": services, "devices": devices}
     policy = Policy(id=new_id, status=PolicyState.INSERTED, **fields)
     problem, _ = validate_policy(repo, policy)
     if problem is not None:
-        if problem.loc[0] == "services":
-            problem = Problem(problem.loc, f"no service {spec.services[int(problem.loc[1])]!r}")
+        field, index = problem.loc[0], problem.loc[-1]
+        if field in ("services", "devices") and isinstance(index, int):
+            given = getattr(spec, str(field))[index]
+            problem = Problem(problem.loc, f"no {str(field)[:-1]} {given!r}")
         raise Invalid.of([problem])
     if not policy.enabled:
         policy.status = PolicyState.DISABLED

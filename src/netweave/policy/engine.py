@@ -40,7 +40,7 @@ from netweave.model import (
     PolicyState,
 )
 from netweave.policy.actions import ActionContext, run_action
-from netweave.policy.targets import Target, services_on_link, target_of
+from netweave.policy.targets import Target, in_scope, target_of
 from netweave.policy.validation import validate_policy
 from netweave.store import Change, Repository, Store
 
@@ -214,14 +214,7 @@ class PolicyEngine:
     def _target_in_scope(self, policy: Policy, event: Event) -> Target | None:
         with self._store.read() as repo:
             target = target_of(repo, event)
-            if not policy.services:
-                return target
-            if target.kind == "service":
-                return target if target.id in policy.services else None
-            if target.link_id is not None:
-                on_link = services_on_link(repo, target.link_id)
-                return target if on_link & set(policy.services) else None
-            return None
+            return target if in_scope(repo, policy, target) else None
 
     # -- actions ------------------------------------------------------------------------
 

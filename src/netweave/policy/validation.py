@@ -30,6 +30,9 @@ def validate_policy(repo: Repository, policy: Policy) -> tuple[Problem | None, s
     for index, service in enumerate(policy.services):
         if repo.services.find(service) is None:
             return Problem(("services", index), f"no service {service!r}"), rule_id
+    for index, device in enumerate(policy.devices):
+        if repo.devices.find(device) is None:
+            return Problem(("devices", index), f"no device {device!r}"), rule_id
     if not isinstance(trigger, AlarmTrigger) and EventType(trigger.event).entity not in LINK_KINDS:
         for index, action in enumerate(policy.actions):
             if isinstance(action, RerouteAvoiding | DrainLink):
