@@ -161,3 +161,58 @@ async def test_protected_service_fails_over_in_the_switch(ring: Ring) -> None:
     lost = await pings_lost_while_s1_s2_goes_down(ring)
     print(f"protected, fast failover in s1: {lost} of 300 pings lost (10 ms apart)")
     assert lost <= 5
+
+
+# Two L2VPNs with the same addresses: a1/b1 are both 10.0.0.1, a2/b2 both 10.0.0.2.
+TWO_LANS = """
+name: twolans
+devices:
+- {name: s1, type: switch, drivers: [openflow], attributes: {datapath_id: '00000000000000a1'},
+   ports: [{name: eth1, number: 1}, {name: eth2, number: 2}, {name: eth3, number: 3}]}
+- {name: s2, type: switch, drivers: [openflow], attributes: {datapath_id: '00000000000000a2'},
+   ports: [{name: eth1, number: 1}, {name: eth2, number: 2}, {name: eth3, number: 3},
+           {name: eth4, number: 4}]}
+- {name: a1, type: host, ports: [{name: eth0}], ip: 10.0.0.1/24, mac: '00:00:00:00:0a:01'}
+- {name: a2, type: host, ports: [{name: eth0}], ip: 10.0.0.2/24, mac: '00:00:00:00:0a:02'}
+- {name: a3, type: host, ports: [{name: eth0}], ip: 10.0.0.3/24, mac: '00:00:00:00:0a:03'}
+- {name: b1, type: host, ports: [{name: eth0}], ip: 10.0.0.1/24, mac: '00:00:00:00:0b:01'}
+- {name: b2, type: host, ports: [{name: eth0}], ip: 10.0.0.2/24, mac: '00:00:00:00:0b:02'}
+links:
+- {a: {device: s1, port: eth1}, b: {device: s2, port: eth1}, capacity_bps: 1000000000}
+- {a: {device: a1, port: eth0}, b: {device: s1, port: eth2}}
+- {a: {device: b1, port: eth0}, b: {device: s1, port: eth3}}
+- {a: {device: a2, port: eth0}, b: {device: s2, port: eth2}}
+- {a: {device: a3, port: eth0}, b: {device: s2, port: eth3}}
+- {a: {device: b2, port: eth0}, b: {device: s2, port: eth4}}
+"""
+
+
+async def test_l2vpns_with_the_same_addresses_never_leak(
+    lab_factory: LabFactory, tmp_path: Path
+) -> None:
+    descriptor = load_descriptor(TWO_LANS, "twolans.yaml")[0]
+    store = Store.open(f"sqlite:///{tmp_path}/nw.db")
+    inventory = Inventory(store, InProcessBus())
+    inventory.import_topology(descriptor)
+    controller = Controller(store, ControllerSettings(openflow_port=0, forwarding=False))
+    await controller.start()
+    plugin = controller.plugins["openflow"]
+    assert isinstance(plugin, OpenFlowPlugin)
+    try:
+        options = LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}")
+        lab = await asyncio.to_thread(lab_factory, descriptor, options)
+        lans = Ring(store, inventory, controller, lab, descriptor)
+        for name, hosts in (("lan-a", ("a1", "a2", "a3")), ("lan-b", ("b1", "b2"))):
+            ends = [{"device": host, "endpoint": "eth0"} for host in hosts]
+            spec = {"name": name, "type": "l2vpn", "endpoints": ends}
+            inventory.create_service(ServiceCreate.model_validate(spec))
+            await lans.active(name)
+        assert await lans.ping("a1", "a2") and await lans.ping("a1", "a3")
+        assert await lans.ping("b1", "b2")
+        assert not await lans.ping("b1", "a3", count=2)  # 10.0.0.3 is only in lan-a
+        for host, peer_mac in (("a1", "00:00:00:00:0a:02"), ("b1", "00:00:00:00:0b:02")):
+            neighbours = lab.exec(host, ["ip", "neigh", "show", "10.0.0.2"]).stdout
+            assert peer_mac in neighbours, f"{host} reached {neighbours!r}"
+    finally:
+        await controller.stop()
+        store.close()

@@ -331,3 +331,34 @@ def test_concurrent_creates_never_share_a_vlan_on_a_switch(store: Store) -> None
         assert len(vlans) == len(pairs) and len(set(vlans)) == len(vlans)
         for index in range(len(pairs)):
             inventory.delete_service(f"svc{round_}-{index}")
+
+
+async def test_l2vpn_joins_its_endpoints_over_a_tree_and_reroutes(net: Net) -> None:
+    ends = [{"device": h, "endpoint": "eth0"} for h in ("h1", "h2", "h3")]
+    spec = {"name": "lan", "type": "l2vpn", "endpoints": ends}
+    net.inventory.create_service(ServiceCreate.model_validate(spec))
+    await eventually(lambda: net.status("lan") is ServiceStatus.ACTIVE)
+    with net.store.read() as repo:
+        branches = repo.connections.list(scope=service_id("lan"))
+    assert [b.name for b in branches] == ["branch-001", "branch-002"]
+    assert len({b.vlan_id for b in branches}) == 1
+    used = {link for b in branches for link in b.link_ids[1:-1]}
+    with net.store.read() as repo:
+        cut = repo.links.get(sorted(used)[0]).name
+    net.network.set_link_status(cut, OperStatus.DOWN)
+
+    def moved() -> bool:
+        with net.store.read() as repo:
+            now = repo.connections.list(scope=service_id("lan"))
+        return net.status("lan") is ServiceStatus.ACTIVE and all(
+            link_id(cut) not in b.link_ids for b in now
+        )
+
+    await eventually(moved)
+    net.inventory.delete_service("lan")
+    await eventually(lambda: net.service("lan") is None)
+    assert net.on_switches() == {s: set() for s in SWITCHES}
+    bandwidth = {"constraints": {"bandwidth_bps": 1}}
+    with pytest.raises(Invalid) as error:
+        net.inventory.create_service(ServiceCreate.model_validate(spec | bandwidth))
+    assert error.value.problems[0].loc == ("constraints", "bandwidth_bps")

@@ -7,6 +7,7 @@ import pytest
 from netweave.model import Connection, Hop
 from netweave.model.ids import rule_id
 from netweave.services.errors import ResourceConflict
+from netweave.services.l2vpn import l2vpn_rules
 from netweave.services.p2p import owner_of, p2p_rules, service_of
 from netweave.services.vlans import VlanPool
 
@@ -143,4 +144,28 @@ def test_protected_service_fails_over_at_every_primary_switch() -> None:
         ("A", flow({"in_port": 1, "vlan_vid": 101}, [POP, out(3)])),
         ("D", flow({"in_port": 2, "vlan_vid": 101}, [out(1)])),
         ("A", flow({"in_port": 2, "vlan_vid": 101}, [POP, out(3)])),
+    ]
+
+
+def test_l2vpn_floods_over_the_tree_of_its_branches() -> None:
+    ports = PORTS | {"a-edge2": 4, "b-side": 3, "e-down": 1, "e-edge": 5}
+    branches = [
+        connection(("A", "a-edge", "a-up"), ("B", "b-down", "b-up"), ("C", "c-down", "c-edge")),
+        # shares A - B with the first branch, so it joins the tree at B
+        connection(("A", "a-edge", "a-up"), ("B", "b-down", "b-side"), ("E", "e-down", "e-edge")),
+        connection(("A", "a-edge", "a-edge2")),  # an endpoint on the root switch
+    ]
+    rules = l2vpn_rules(OWNER, branches, ports)
+    tag = PUSH
+    assert [(r.device_id, r.value["match"], r.value["actions"]) for r in rules] == [
+        ("A", {"in_port": 3}, [out(4), *tag, out(1)]),
+        ("A", {"in_port": 4}, [out(3), *tag, out(1)]),
+        ("A", {"in_port": 1, "vlan_vid": 100}, [POP, out(3), out(4)]),
+        ("B", {"in_port": 1, "vlan_vid": 100}, [out(2), out(3)]),
+        ("B", {"in_port": 2, "vlan_vid": 100}, [out(1), out(3)]),
+        ("B", {"in_port": 3, "vlan_vid": 100}, [out(1), out(2)]),
+        ("C", {"in_port": 3}, [*tag, out(2)]),
+        ("C", {"in_port": 2, "vlan_vid": 100}, [POP, out(3)]),
+        ("E", {"in_port": 5}, [*tag, out(1)]),
+        ("E", {"in_port": 1, "vlan_vid": 100}, [POP, out(5)]),
     ]

@@ -34,14 +34,18 @@ from netweave.model import (
 )
 from netweave.model.ids import make_id
 from netweave.services.errors import Infeasible, ProvisionError, ResourceConflict
+from netweave.services.l2vpn import l2vpn_rules
 from netweave.services.p2p import owner_of, p2p_rules
-from netweave.services.routing import PROTECTION, Route, route
+from netweave.services.routing import PROTECTION, Route, branches, route
 from netweave.services.snapshot import Snapshot
 from netweave.store import Repository
 
+PRIMARY, BACKUP = ConnectionRole.PRIMARY.value, ConnectionRole.BACKUP.value
 
-def connection_id(service_id: str, role: ConnectionRole = ConnectionRole.PRIMARY) -> str:
-    return make_id("connection", service_id, role)
+
+def connection_id(service_id: str, name: str = PRIMARY) -> str:
+    """The id of the service's connection `name` (primary, backup, branch-001, ...)."""
+    return make_id("connection", service_id, name)
 
 
 class Provisioning:
@@ -62,7 +66,7 @@ class Provisioning:
         """
         repo = self.repo
         current = {rule.id: rule for rule in repo.rules.list(owner=owner_of(service.id))}
-        connections = sorted(repo.connections.list(scope=service.id), key=_primary_first)
+        connections = sorted(repo.connections.list(scope=service.id), key=_in_order)
         if service.status is ServiceStatus.REMOVING:
             if self._withdraw(current.values()):
                 return service  # until the devices confirm the removal
@@ -94,8 +98,11 @@ class Provisioning:
                 repo, service, _pending(moving), f"waiting for port numbers of {waiting}"
             )
         ports = {e: self._number(e) for e in _endpoints(connections)}
-        desired = p2p_rules(
-            owner_of(service.id), connections, ports, service.constraints.bandwidth_bps
+        owner = owner_of(service.id)
+        desired = (
+            l2vpn_rules(owner, connections, ports)
+            if service.type is ServiceType.L2VPN
+            else p2p_rules(owner, connections, ports, service.constraints.bandwidth_bps)
         )
         note = _unprotected(service, connections)
         if self._advance({rule.id: rule for rule in desired}, current):
@@ -113,9 +120,8 @@ class Provisioning:
         self, service: Service, old: list[Connection], *, strict: bool
     ) -> list[Connection]:
         """Route `service` anew (its old connections' reservations made available to it)
-        and store the connections: primary, then backup when protected."""
-        if service.type is not ServiceType.P2P:
-            raise Infeasible(("type",), f"{service.type} services are not supported yet (only p2p)")
+        and store its connections: p2p, a primary and (protected) a backup, each with a
+        VLAN; l2vpn, a branch per endpoint after the first, sharing one VLAN."""
         self._check_ports_free(service)
         for connection in old:  # the new route may use what the old one holds
             self.snap.reserve(connection.link_ids, -connection.reserved_bps)
@@ -127,35 +133,44 @@ class Provisioning:
             raise
         self.snap.lock_devices(hop.device_id for found in routes for hop in found.hops)
         bandwidth = service.constraints.bandwidth_bps or 0
-        vlans = {connection.role: connection.vlan_id for connection in old}
+        vlans = {connection.name: connection.vlan_id for connection in old}
+        if service.type is ServiceType.L2VPN:
+            names = [f"branch-{index:03d}" for index in range(1, len(routes) + 1)]
+            shared = next(iter(vlans.values()), None) or self.snap.vlans.take()
+            vlans = dict.fromkeys(names, shared)
+        else:
+            names = [PRIMARY, BACKUP][: len(routes)]
         connections = [
             Connection(
-                id=connection_id(service.id, role),
-                name=role,
+                id=connection_id(service.id, name),
+                name=name,
                 service_id=service.id,
-                role=role,
+                role=BACKUP if name == BACKUP else PRIMARY,
                 hops=found.hops,
                 link_ids=found.link_ids,
-                vlan_id=vlans.get(role) or self.snap.vlans.take(),
+                vlan_id=vlans.get(name) or self.snap.vlans.take(),
                 reserved_bps=bandwidth,
             )
-            for role, found in zip(ConnectionRole, routes, strict=False)
+            for name, found in zip(names, routes, strict=True)
         ]
-        kept = {connection.id for connection in connections}
+        stored = {connection.id for connection in old}
         for connection in connections:
             self.snap.reserve(connection.link_ids, bandwidth)
-            if connection.role in vlans:
+            if connection.id in stored:
                 self.repo.connections.update(connection)
             else:
                 self.repo.connections.add(connection)
-        for connection in old:
-            if connection.id not in kept:
-                self._drop(connection)
+        kept = {connection.id for connection in connections}
+        self._drop([connection for connection in old if connection.id not in kept], connections)
         return connections
 
     def _routes(self, service: Service, *, strict: bool) -> list[Route]:
         """The service's routes; a protected service left without a disjoint backup keeps
         running on its primary alone (unless `strict`: then it is refused)."""
+        if service.type is ServiceType.L2VPN:
+            return branches(self.snap, service)
+        if service.type is not ServiceType.P2P:
+            raise Infeasible(("type",), f"{service.type} services are not supported yet")
         try:
             return route(self.snap, service)
         except Infeasible as exc:
@@ -198,13 +213,16 @@ class Provisioning:
     def _release(self, connections: list[Connection]) -> None:
         for connection in connections:
             self.snap.reserve(connection.link_ids, -connection.reserved_bps)
-            self._drop(connection)
+        self._drop(connections)
 
-    def _drop(self, connection: Connection) -> None:
-        """Delete `connection` (its reservation already released)."""
-        if connection.vlan_id is not None:
-            self.snap.vlans.give_back(connection.vlan_id)
-        self.repo.connections.delete(connection.id)
+    def _drop(self, connections: list[Connection], kept: Iterable[Connection] = ()) -> None:
+        """Delete `connections` (their reservations already released), giving back the
+        VLANs that none of the `kept` ones uses."""
+        in_use = {connection.vlan_id for connection in kept}
+        for connection in connections:
+            if connection.vlan_id is not None and connection.vlan_id not in in_use:
+                self.snap.vlans.give_back(connection.vlan_id)
+            self.repo.connections.delete(connection.id)
 
     def _fail(
         self,
@@ -274,8 +292,9 @@ def _unprotected(service: Service, connections: list[Connection]) -> str | None:
     return "running without a backup path: none is disjoint from the primary now"
 
 
-def _primary_first(connection: Connection) -> bool:
-    return connection.role is not ConnectionRole.PRIMARY
+def _in_order(connection: Connection) -> tuple[bool, str]:
+    """Primary first, then backup; branches by number."""
+    return connection.role is not ConnectionRole.PRIMARY, connection.name
 
 
 def _refused(rule: ConfigRule) -> bool:

@@ -1,5 +1,6 @@
-"""A point-to-point service's route: its edge switch ports, then the path between them
-(with protection, a disjoint backup path too).
+"""Routes of services: edge switch ports, then the paths between them. A p2p service
+gets one route (with protection, a disjoint backup too); an L2VPN one branch per
+endpoint after the first.
 
 A service endpoint is a switch port, or a host port followed over the host's link (its
 access link) to the switch port it reaches. The path between the two edge switches comes
@@ -50,11 +51,34 @@ class _Edge:
 
 
 def route(snap: Snapshot, service: Service) -> list[Route]:
-    """The best route meeting `service`'s constraints, and with protection a disjoint
-    backup route after it; `Infeasible` names the field at fault."""
+    """A p2p service's best route meeting its constraints, and with protection a
+    disjoint backup route after it; `Infeasible` names the field at fault."""
     first, second = (_edge(snap, ref, index) for index, ref in enumerate(service.endpoints))
     if first.port.id == second.port.id:
         raise Infeasible(("endpoints", 1), "reaches the same switch port as endpoints[0]")
+    return _routes(snap, service, first, second)
+
+
+def branches(snap: Snapshot, service: Service) -> list[Route]:
+    """An L2VPN's branches: the best route from its first endpoint to each other one, in
+    order, each meeting the service's latency and hop limits."""
+    constraints = service.constraints
+    if constraints.bandwidth_bps:
+        raise Infeasible(
+            ("constraints", "bandwidth_bps"), "l2vpn services take no bandwidth yet (p2p do)"
+        )
+    if constraints.protection is not Protection.NONE:
+        raise Infeasible(PROTECTION, "l2vpn services are not protected yet (p2p are)")
+    edges = [_edge(snap, ref, index) for index, ref in enumerate(service.endpoints)]
+    for index, edge in enumerate(edges):
+        if any(other.port.id == edge.port.id for other in edges[:index]):
+            raise Infeasible(("endpoints", index), "reaches a switch port another endpoint reaches")
+    return [_routes(snap, service, edges[0], leaf)[0] for leaf in edges[1:]]
+
+
+def _routes(snap: Snapshot, service: Service, first: _Edge, second: _Edge) -> list[Route]:
+    """The route(s) between two edges meeting `service`'s constraints: a primary, and a
+    disjoint backup when the service is protected."""
     access = [edge.access for edge in (first, second) if edge.access is not None]
     _check_access(service, access)
     constraints = service.constraints
@@ -68,10 +92,7 @@ def route(snap: Snapshot, service: Service) -> list[Route]:
     src, dst = first.port.device_id, second.port.device_id
     if src == dst:
         if protected:
-            raise Infeasible(
-                ("constraints", "protection"),
-                "both endpoints are on one switch: no path to protect",
-            )
+            raise Infeasible(PROTECTION, "both endpoints are on one switch: no path to protect")
         _check_limits(latency_left, hops_left, needed_hops=0)
         hop = Hop(
             device_id=src, ingress_endpoint_id=first.port.id, egress_endpoint_id=second.port.id
