@@ -6,9 +6,10 @@ import pytest
 
 from netweave.model import Connection, Hop
 from netweave.model.ids import rule_id
+from netweave.services.base import owner_of, service_of
 from netweave.services.errors import ResourceConflict
 from netweave.services.l2vpn import l2vpn_rules
-from netweave.services.p2p import owner_of, p2p_rules, service_of
+from netweave.services.p2p import p2p_rules
 from netweave.services.vlans import VlanPool
 
 OWNER = owner_of("svc")

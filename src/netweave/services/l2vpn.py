@@ -24,7 +24,7 @@ from netweave.drivers.openflow.rules import (
     SetField,
 )
 from netweave.model import ConfigRule, Connection
-from netweave.services.p2p import SERVICE_PRIORITY, config_rule
+from netweave.services.base import SERVICE_PRIORITY, config_rule
 
 
 def l2vpn_rules(

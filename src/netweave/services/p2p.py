@@ -35,16 +35,9 @@ from netweave.drivers.openflow.rules import (
     PushVlan,
     SetField,
     ToGroup,
-    canonical_value,
-    rule_key,
 )
 from netweave.model import ConfigRule, Connection
-from netweave.model.ids import rule_id
-
-SERVICE_PRIORITY = 30000
-"""Above default forwarding (10) and table-miss punts (0), below LLDP punts (65000)."""
-
-OWNER_PREFIX = "service/"
+from netweave.services.base import SERVICE_PRIORITY, config_rule
 
 BURST_PER_SECOND = 4
 """A meter's bucket holds 1/4 s at its rate. Without one, Open vSwitch allows a whole
@@ -57,27 +50,6 @@ PortHop = tuple[str, int, int]
 """(device id, in port number, out port number) of one switch on a leg."""
 Leg = tuple[PortHop, ...]
 """The switches of one direction of one path, first to last."""
-
-
-def owner_of(service_id: str) -> str:
-    return f"{OWNER_PREFIX}{service_id}"
-
-
-def service_of(owner: str) -> str | None:
-    """The service id of a rule owner, or None if a service does not own it."""
-    return owner[len(OWNER_PREFIX) :] if owner.startswith(OWNER_PREFIX) else None
-
-
-def config_rule(owner: str, device_id: str, rule: OpenFlowRule) -> ConfigRule:
-    """A `ConfigRule` carrying `rule` with its canonical key and value."""
-    key = rule_key(rule)
-    return ConfigRule(
-        id=rule_id(owner, device_id, key),
-        owner=owner,
-        device_id=device_id,
-        key=key,
-        value=canonical_value(rule),
-    )
 
 
 def meter_id(vlan: int, direction: int) -> int:

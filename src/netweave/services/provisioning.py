@@ -33,9 +33,10 @@ from netweave.model import (
     ServiceType,
 )
 from netweave.model.ids import make_id
+from netweave.services.base import owner_of
 from netweave.services.errors import Infeasible, ProvisionError, ResourceConflict
 from netweave.services.l2vpn import l2vpn_rules
-from netweave.services.p2p import owner_of, p2p_rules
+from netweave.services.p2p import p2p_rules
 from netweave.services.routing import PROTECTION, Route, branches, route
 from netweave.services.snapshot import Snapshot
 from netweave.store import Repository

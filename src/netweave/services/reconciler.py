@@ -30,7 +30,7 @@ from netweave.model import (
     Service,
     ServiceStatus,
 )
-from netweave.services.p2p import service_of
+from netweave.services.base import service_of
 from netweave.services.provisioning import Provisioning
 from netweave.store import Change, Op, Repository, Store
 
