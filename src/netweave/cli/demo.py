@@ -80,6 +80,9 @@ def demo(
     port: int = 8080,
     openflow_port: int = 6653,
     emulated: Annotated[bool, typer.Option(help="use the emulated driver even as root")] = False,
+    forwarding: Annotated[
+        bool, typer.Option(help="shortest-path forwarding between all hosts (off: services only)")
+    ] = True,
     run_dir: Annotated[Path, typer.Option(help="database and lab state")] = Path("run/demo"),
 ) -> None:
     """Run the controller with a demo network (real OVS as root, emulated otherwise)."""
@@ -103,7 +106,7 @@ def demo(
     shutil.rmtree(run_dir / "metrics", ignore_errors=True)
     store = Store.open(f"sqlite:///{run_dir / 'netweave.db'}")
     Inventory(store, InProcessBus()).import_topology(descriptor)
-    settings = ControllerSettings(openflow_port=openflow_port, forwarding=True)
+    settings = ControllerSettings(openflow_port=openflow_port, forwarding=forwarding)
     plugins: dict[str, DriverPlugin] | None = (
         None if real else {"emulated": EmulatedPlugin(EmulatedNetwork.from_descriptor(descriptor))}
     )
@@ -147,11 +150,16 @@ def _welcome(
         f"topology   netweave --url {url} topology show",
         f"devices    netweave --url {url} device list",
     ]
-    if real and len(hosts) >= 2 and hosts[1].ip:
-        target = hosts[1].ip.split("/")[0]
+    if len(hosts) >= 2:
+        a, b = hosts[0], hosts[-1]
         lines.append(
-            f"ping       netweave lab exec {hosts[0].name} --run-dir {run_dir} -- ping {target}"
+            f"service    netweave --url {url} service create demo {a.name}:eth0 {b.name}:eth0"
         )
+        if real and b.ip:
+            target = b.ip.split("/")[0]
+            lines.append(
+                f"ping       netweave lab exec {a.name} --run-dir {run_dir} -- ping {target}"
+            )
     lines.append("stop       Ctrl-C (the lab is taken down)")
     kind = "real Open vSwitch lab" if real else "emulated network"
     return Panel("\n".join(lines), title=f"netweave demo: {descriptor.name} ({kind})")
