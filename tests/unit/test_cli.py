@@ -116,6 +116,9 @@ def test_service_commands(run: Any) -> None:
     error = run("service", "create", "x", "h1:eth0", "h2:eth9", expect=1).output
     assert "endpoints[1].endpoint: device 'h2' has no port 'eth9'" in error
     assert "deleted service svc" in run("service", "delete", "svc").output
+    protected = run("service", "create", "p", "h1:eth0", "h2:eth0", "--protection", "1+1")
+    assert "planned" in protected.output
+    assert "protection=1+1" in run("service", "show", "p").output
 
 
 def test_unreachable_server_prints_a_hint() -> None:

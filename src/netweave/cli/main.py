@@ -40,6 +40,7 @@ from netweave.model import (
     DeviceType,
     Endpoint,
     Link,
+    Protection,
     Service,
     ServiceType,
     Topology,
@@ -316,13 +317,16 @@ def service_create(
     type: ServiceType = ServiceType.P2P,
     bandwidth_bps: int | None = None,
     max_latency_ms: float | None = None,
+    protection: Protection = Protection.NONE,
 ) -> None:
     """Create a service: routed and reserved at once, installed by the controller."""
     spec = ServiceCreate(
         name=name,
         type=type,
         endpoints=[port_ref(item) for item in endpoints],
-        constraints=Constraints(bandwidth_bps=bandwidth_bps, max_latency_ms=max_latency_ms),
+        constraints=Constraints(
+            bandwidth_bps=bandwidth_bps, max_latency_ms=max_latency_ms, protection=protection
+        ),
     )
     with api(ctx) as client:
         out.print(render.services([client.create("/services", spec, Service)], _names(client)))
