@@ -182,7 +182,12 @@ def test_service_routes(client: TestClient) -> None:
     assert detail(client.post(f"{V1}/services", json=bad), 422) == [
         (["endpoints", 1, "device"], "no device named 's3'")
     ]
+    too_big = body | {"name": "svc3", "constraints": {"bandwidth_bps": 50}}
+    [(loc, msg)] = detail(client.post(f"{V1}/services", json=too_big), 409)
+    assert (loc, msg) == (["endpoints", 0], "the port is used by service 'svc'")
     assert client.delete(f"{V1}/services/svc").status_code == 204
+    [(loc, msg)] = detail(client.post(f"{V1}/services", json=too_big), 422)
+    assert loc == ["constraints", "bandwidth_bps"] and "best available 10 bit/s" in msg
     assert detail(client.get(f"{V1}/services/svc"), 404)
 
 
