@@ -21,8 +21,8 @@ from netweave.inventory import Inventory, load_descriptor
 from netweave.inventory.inputs import ServiceCreate
 from netweave.lab import Lab, LabOptions
 from netweave.model import ServiceStatus, TopologyDescriptor
-from netweave.model.ids import service_id
-from netweave.services import SERVICE_PRIORITY, connection_id
+from netweave.model.ids import device_id, service_id
+from netweave.services import SERVICE_PRIORITY, connection_id, owner_of
 from netweave.store import Store
 from netweave.testing import eventually
 
@@ -81,13 +81,15 @@ async def ring(lab_factory: LabFactory, tmp_path: Path) -> AsyncIterator[Ring]:
     await controller.start()
     plugin = controller.plugins["openflow"]
     assert isinstance(plugin, OpenFlowPlugin)
+    ring: Ring | None = None
     try:
         options = LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}")
         lab = await asyncio.to_thread(lab_factory, descriptor, options)
         await eventually(lambda: len(controller.manager.connected_devices()) == 5, within=20)
-        yield Ring(store, inventory, controller, lab, descriptor)
+        ring = Ring(store, inventory, controller, lab, descriptor)
+        yield ring
     finally:
-        await controller.stop()
+        await (ring.controller if ring else controller).stop()  # a test may restart it
         store.close()
 
 
@@ -161,6 +163,25 @@ async def test_protected_service_fails_over_in_the_switch(ring: Ring) -> None:
     lost = await pings_lost_while_s1_s2_goes_down(ring)
     print(f"protected, fast failover in s1: {lost} of 300 pings lost (10 ms apart)")
     assert lost <= 5
+
+
+async def test_a_restarted_controller_finishes_provisioning(ring: Ring) -> None:
+    plugin = ring.controller.plugins["openflow"]
+    assert isinstance(plugin, OpenFlowPlugin)
+    port = plugin.port
+    ring.create("h1-h2", "h1", "h2", bandwidth_bps=10_000_000)
+    await ring.controller.stop()  # at once: the rules are stored, few if any installed
+    settings = ControllerSettings(openflow_port=port, forwarding=False)
+    ring.controller = Controller(ring.store, settings)
+    await ring.controller.start()
+    await ring.active("h1-h2")
+    assert await ring.ping("h1", "h2")
+    with ring.store.read() as repo:
+        rules = repo.rules.list(owner=owner_of(service_id("h1-h2")))
+    flows = {
+        s: sum(r.device_id == device_id(s) and "/flow/" in r.key for r in rules) for s in SWITCHES
+    }
+    assert ring.service_flows() == flows
 
 
 # Two L2VPNs with the same addresses: a1/b1 are both 10.0.0.1, a2/b2 both 10.0.0.2.
