@@ -55,7 +55,10 @@ app = typer.Typer(name="netweave", help="Open SDN controller and network platfor
 device_app = typer.Typer(help="Devices (switches, routers, hosts).", no_args_is_help=True)
 endpoint_app = typer.Typer(help="Endpoints: the ports of devices.", no_args_is_help=True)
 link_app = typer.Typer(help="Links between two ports.", no_args_is_help=True)
-service_app = typer.Typer(help="Connectivity services (stored as planned).", no_args_is_help=True)
+service_app = typer.Typer(
+    help="Connectivity services: routed, reserved and installed by the controller.",
+    no_args_is_help=True,
+)
 topology_app = typer.Typer(
     help="The whole topology, as tables or descriptors.", no_args_is_help=True
 )
