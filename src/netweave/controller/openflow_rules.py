@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 from netweave.controller import packets
-from netweave.drivers.openflow.rules import (
-    FlowRule,
-    Match,
-    Output,
-    canonical_value,
-    rule_key,
-)
+from netweave.drivers.openflow.rules import FlowRule, Match, Output, config_rule
 from netweave.model import ConfigRule
-from netweave.model.ids import rule_id
 
 LLDP_PRIORITY = 65000
 HOST_PRIORITY = 10
 MISS_PRIORITY = 0
-
-
-def flow_rule(owner: str, device_id: str, flow: FlowRule) -> ConfigRule:
-    """A `ConfigRule` carrying `flow` with its canonical key and value."""
-    key = rule_key(flow)
-    return ConfigRule(
-        id=rule_id(owner, device_id, key),
-        owner=owner,
-        device_id=device_id,
-        key=key,
-        value=canonical_value(flow),
-    )
 
 
 class OpenFlowControlRules:
@@ -40,11 +21,11 @@ class OpenFlowControlRules:
         flow = FlowRule(
             priority=HOST_PRIORITY, match=Match(eth_dst=mac), actions=[Output(port=port)]
         )
-        return flow_rule(self.owner, device_id, flow)
+        return config_rule(self.owner, device_id, flow)
 
     def punt(self, device_id: str) -> list[ConfigRule]:
         miss = FlowRule(priority=MISS_PRIORITY, actions=[Output(port="controller")])
-        return [flow_rule(self.owner, device_id, miss)]
+        return [config_rule(self.owner, device_id, miss)]
 
     def lldp(self, device_id: str) -> ConfigRule:
         flow = FlowRule(
@@ -52,4 +33,4 @@ class OpenFlowControlRules:
             match=Match(eth_type=packets.ETH_LLDP),
             actions=[Output(port="controller")],
         )
-        return flow_rule(self.owner, device_id, flow)
+        return config_rule(self.owner, device_id, flow)

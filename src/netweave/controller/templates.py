@@ -16,8 +16,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from netweave.controller.openflow_rules import flow_rule
-from netweave.drivers.openflow.rules import FlowRule
+from netweave.drivers.openflow.rules import FlowRule, config_rule
 from netweave.model import ConfigRule, Device, Name, RuleAction, RuleStatus
 from netweave.store import Repository
 
@@ -87,7 +86,8 @@ def apply_template(repo: Repository, template: OnboardingTemplate, device: Devic
     if any(device.attributes.get(k) != v for k, v in labels.items()):
         repo.devices.update(device.model_copy(update={"attributes": device.attributes | labels}))
     wanted = {
-        rule.id: rule for rule in (flow_rule(template.owner, device.id, f) for f in template.flows)
+        rule.id: rule
+        for rule in (config_rule(template.owner, device.id, f) for f in template.flows)
     }
     current = {r.id: r for r in repo.rules.list(device_id=device.id, owner=template.owner)}
     changed = [

@@ -22,9 +22,10 @@ from netweave.drivers.openflow.rules import (
     PopVlan,
     PushVlan,
     SetField,
+    config_rule,
 )
 from netweave.model import ConfigRule, Connection
-from netweave.services.base import SERVICE_PRIORITY, config_rule
+from netweave.services.base import SERVICE_PRIORITY
 
 
 def l2vpn_rules(

@@ -35,9 +35,10 @@ from netweave.drivers.openflow.rules import (
     PushVlan,
     SetField,
     ToGroup,
+    config_rule,
 )
 from netweave.model import ConfigRule, Connection
-from netweave.services.base import SERVICE_PRIORITY, config_rule
+from netweave.services.base import SERVICE_PRIORITY
 
 BURST_PER_SECOND = 4
 """A meter's bucket holds 1/4 s at its rate. Without one, Open vSwitch allows a whole

@@ -35,7 +35,8 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-from netweave.model import Mac
+from netweave.model import ConfigRule, Mac
+from netweave.model.ids import rule_id
 
 COOKIE_MARKER: Final = 0x4E57  # "NW"
 COOKIE_MARKER_MASK: Final = 0xFFFF << 48
@@ -277,6 +278,18 @@ def parse_rule(value: dict[str, Any]) -> OpenFlowRule:
 def canonical_value(rule: FlowRule | GroupRule | MeterRule) -> dict[str, Any]:
     """The JSON form of `rule` that `get_state` reports (unset optional fields omitted)."""
     return rule.model_dump(mode="json", exclude_none=True)
+
+
+def config_rule(owner: str, device_id: str, rule: FlowRule | GroupRule | MeterRule) -> ConfigRule:
+    """A `ConfigRule` of `owner` carrying `rule` with its canonical key and value."""
+    key = rule_key(rule)
+    return ConfigRule(
+        id=rule_id(owner, device_id, key),
+        owner=owner,
+        device_id=device_id,
+        key=key,
+        value=canonical_value(rule),
+    )
 
 
 def flow_key(table_id: int, priority: int, match: Match) -> str:
