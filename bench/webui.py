@@ -10,9 +10,9 @@ Network: a 20 x 10 grid of switches (370 links) with a host on each of the first
 - 100 link events (quick: 20): links set down one after another, each in its own store
   transaction (as the controller reports them), timed from the first write until the
   page shows all of them down, as events per second. netweave applies each event to its
-  one edge; the baseline re-reads the whole topology and lays the graph out again per
-  event (what a page without an event stream would do). The controller does not run
-  here, so that its discovery rounds on 200 switches do not share the 2 cores.
+  one edge; the baseline re-reads the whole topology and lays the graph out again (same
+  layout) per event: what a page without an event stream would do. The controller does
+  not run here, so that its discovery rounds on 200 switches do not share the 2 cores.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ REFETCH_PER_EVENT = """async count => {
       cy.add(topology.links.map(l => ({group: 'edges', data: {id: l.id, name: l.name,
         source: l.a.device_id, target: l.b.device_id, status: l.status}})));
     });
-    await new Promise(laid => { const layout = cy.layout({name: 'cose', animate: false,
+    await new Promise(laid => { const layout = cy.layout({name: 'fcose', animate: false,
       randomize: true}); layout.one('layoutstop', laid); layout.run(); });
     done += 1;
   }); };
