@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 from harness import LiveServer, screenshot
@@ -10,8 +12,18 @@ from playwright.sync_api import Page, expect
 
 from netweave.model import OperStatus
 
+T = TypeVar("T")
 DOWN_RED = "rgb(198,40,40)"
 FULL_ORANGE = "rgb(230,81,0)"
+
+
+def until(read: Callable[[], T], timeout_s: float = 10) -> T:
+    """The first truthy result of `read`, polled for up to `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not (result := read()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert result, f"nothing after {timeout_s} s"
+    return result
 
 
 def api(server: LiveServer, path: str) -> Any:
@@ -185,3 +197,19 @@ def test_devices_and_links_added_through_the_api_appear_without_reload(
     page.wait_for_function(f"netweave.graph.cy.nodes().length === {before[0] + 1}")
     assert graph(page, "cy.edges().length") == before[1]
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_clicking_a_switch_shows_its_ports_and_rules(page: Page, server: LiveServer) -> None:
+    s1 = next(d for d in api(server, "/devices") if d["name"] == "s1")
+    rules = until(lambda: api(server, "/devices/s1/rules"))  # the discovery rule, once
+    spot = graph(page, f"cy.getElementById('{s1['id']}').renderedPosition()")
+    box = page.locator("#graph").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + spot["x"], box["y"] + spot["y"])
+    expect(page).to_have_url(f"{server.url}/#/devices/s1")
+    expect(page.get_by_role("heading", name="switch s1")).to_be_visible()
+    ports = api(server, f"/devices/{s1['id']}/endpoints")
+    expect(page.get_by_role("heading", name=f"Ports ({len(ports)})")).to_be_visible()
+    for rule in rules:
+        expect(page.get_by_text(rule["key"])).to_be_visible()
+    screenshot(page, "device")
