@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 from harness import CHROMIUM, LiveServer, chromium, live_server
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from netweave.inventory import load_descriptor
 from netweave.model import TopologyDescriptor
 from netweave.web import BUILD_HINT, ui_built
 
 ROOT = Path(__file__).parents[2]
+expect.set_options(timeout=15_000)  # CI machines are shared: give the controller time
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
