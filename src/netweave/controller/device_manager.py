@@ -38,6 +38,7 @@ from netweave.drivers import (
 )
 from netweave.model import ConfigRule, Device, JsonObject, OperStatus, RuleAction, RuleStatus
 from netweave.store import Change, Op, Repository, Store
+from netweave.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +184,7 @@ class DeviceManager:
         return task
 
     async def _end_session(self, session: Session) -> None:
-        if session.task is not None:
-            session.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await session.task
+        await stop_task(session.task)
         with contextlib.suppress(DriverError):
             await session.driver.disconnect()
 

@@ -15,7 +15,6 @@ from a descriptor) is attached where it was seen; an unknown one is created as
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from netweave.model import (
 from netweave.model.ids import device_id as make_device_id
 from netweave.model.ids import endpoint_id, link_id
 from netweave.store import Repository, Store
+from netweave.tasks import every, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +76,15 @@ class Discovery:
 
     async def start(self) -> None:
         self._manager.on_packet(self.handle_packet)
-        self._task = asyncio.ensure_future(self._probe_forever())
+        self._task = asyncio.ensure_future(every(self.interval, self._round, "discovery round"))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     # -- probing ------------------------------------------------------------------------------
-    async def _probe_forever(self) -> None:
-        while True:
-            try:
-                await self.probe_once()
-                self.expire()
-            except Exception:
-                log.exception("discovery round failed")
-            await asyncio.sleep(self.interval)
+    async def _round(self) -> None:
+        await self.probe_once()
+        self.expire()
 
     async def probe_once(self) -> int:
         """Send one LLDP probe out of every up port; returns how many were sent."""

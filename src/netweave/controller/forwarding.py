@@ -20,7 +20,6 @@ Off unless enabled: when services are used exclusively, no forwarding rules exis
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -35,6 +34,7 @@ from netweave.controller.discovery import Attachment, Discovery
 from netweave.drivers import PacketIn, PacketIO
 from netweave.model import ConfigRule, Device, DeviceType, Link, OperStatus, RuleAction
 from netweave.store import Change, Repository, Store
+from netweave.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +128,7 @@ class Forwarding:
         self._dirty.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     def _on_commit(self, changes: list[Change]) -> None:
         if self._loop is None or self._loop.is_closed():

@@ -9,7 +9,6 @@ utilisation is a ``rate`` query over ``port.tx_bytes`` with ``link=<name>``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from netweave.assurance import SampleBatch, SeriesKey, TimeSeriesStore, series_k
 from netweave.controller.device_manager import DeviceManager
 from netweave.drivers import PORT_COUNTERS, DeviceUnreachableError, DriverError, StatisticsSource
 from netweave.store import Store
+from netweave.tasks import every, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +42,12 @@ class StatsCollector:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.ensure_future(self._collect_forever())
+        self._task = asyncio.ensure_future(
+            every(self.interval, self.collect_once, "statistics round")
+        )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _collect_forever(self) -> None:
-        while True:
-            try:
-                await self.collect_once()
-            except Exception:
-                log.exception("statistics round failed")
-            await asyncio.sleep(self.interval)
+        await stop_task(self._task)
 
     async def collect_once(self) -> int:
         """One round over every connected device; returns how many samples were written."""

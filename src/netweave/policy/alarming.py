@@ -5,7 +5,6 @@ cleared), publishes ``alarm.raised`` / ``alarm.cleared`` and notifies the rules'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -22,6 +21,7 @@ from netweave.model import Alarm, AlarmState, Event, EventType
 from netweave.policy.utilisation import update_link_utilisation
 from netweave.policy.webhooks import WebhookError, post_json
 from netweave.store import Repository, Store
+from netweave.tasks import every, stop_task
 
 log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_S = 2.0
@@ -64,25 +64,16 @@ class AlarmService:
 
     async def start(self) -> None:
         """Evaluate every `interval` seconds until `stop`."""
-        self._task = asyncio.ensure_future(self._run())
+        self._task = asyncio.ensure_future(
+            every(self.interval, self.evaluate_once, "alarm evaluation")
+        )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         for task in list(self._notifications):
             task.cancel()
         await asyncio.gather(*self._notifications, return_exceptions=True)
         await self._client.aclose()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.evaluate_once()
-            except Exception:
-                log.exception("alarm evaluation failed")
-            await asyncio.sleep(self.interval)
 
     async def evaluate_once(self) -> list[Alarm]:
         """One round: KPIs, rules, transitions stored and published; the alarms changed."""
