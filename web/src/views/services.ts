@@ -68,7 +68,7 @@ export const serviceDetail: View = (panel, context, param) => {
       const now = inventory.services.get(id);
       const connections = [...inventory.connections.values()]
         .filter((c) => c.service_id === id)
-        .sort((x, y) => x.role.localeCompare(y.role) * -1);
+        .sort((x, y) => Number(x.role !== "primary") - Number(y.role !== "primary"));
       graph.highlight(now === undefined ? [] : connections);
       if (now === undefined) return [h("p", { class: "muted" }, "this service was deleted")];
       return [
