@@ -49,14 +49,14 @@ export class Inventory {
     this.emit({ kind: kind as Kind, id: event.entity_id, deleted });
   }
 
-  /** Merge fetched connections of one service (replacing the ones it had). */
+  /** Merge fetched connections of one service (replacing the ones it had); listeners
+   * hear one `connection` change with the service's id. */
   setConnections(serviceId: string, connections: Connection[]): void {
     for (const [id, connection] of this.connections) {
       if (connection.service_id === serviceId) this.connections.delete(id);
     }
     for (const connection of connections) this.connections.set(connection.id, connection);
-    for (const connection of connections)
-      this.emit({ kind: "connection", id: connection.id, deleted: false });
+    this.emit({ kind: "connection", id: serviceId, deleted: false }); // one change for all
   }
 
   /** `device:port` for an endpoint, by names when known. */
