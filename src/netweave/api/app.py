@@ -11,6 +11,7 @@ from netweave import __version__
 from netweave.api.errors import install_error_handlers
 from netweave.api.routes_assurance import install_assurance
 from netweave.api.routes_inventory import router as inventory_routes
+from netweave.api.routes_l2vpn import router as l2vpn_routes
 from netweave.api.routes_metrics import root_router as metrics_root_routes
 from netweave.api.routes_metrics import router as metrics_routes
 from netweave.api.routes_topology import router as topology_routes
@@ -54,6 +55,7 @@ def create_app(
     app.include_router(topology_routes, prefix=API_PREFIX)
     app.include_router(metrics_routes, prefix=API_PREFIX)
     app.include_router(metrics_root_routes)
+    app.include_router(l2vpn_routes)
     install_assurance(app, API_PREFIX, store)
 
     @app.get("/healthz", tags=["health"])

@@ -23,6 +23,7 @@ from netweave.inventory.inputs import (
     LinkUpdate,
     PortRef,
     ServiceCreate,
+    ServiceDraft,
     ServiceUpdate,
 )
 from netweave.inventory.service import Inventory
@@ -47,6 +48,7 @@ __all__ = [
     "PortRef",
     "Problem",
     "ServiceCreate",
+    "ServiceDraft",
     "ServiceUpdate",
     "dump_descriptor",
     "events_for",

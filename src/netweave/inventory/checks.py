@@ -23,9 +23,11 @@ def add_unique(collection: EntityCollection[E], entity: E, scope: str = "") -> E
     return collection.add(entity)
 
 
-def changed(entity: E, changes: BaseModel, replace: bool) -> E:
-    """`entity` with the fields of `changes` applied and re-validated."""
-    fields = changes.model_dump(exclude_unset=not replace)
+def changed(
+    entity: E, changes: BaseModel, replace: bool, exclude: frozenset[str] = frozenset()
+) -> E:
+    """`entity` with the fields of `changes` (but `exclude`) applied and re-validated."""
+    fields = changes.model_dump(exclude_unset=not replace, exclude=set(exclude))
     try:
         return type(entity).model_validate({**entity.model_dump(), **fields})
     except ValidationError as exc:

@@ -86,8 +86,19 @@ class LinkCreate(LinkUpdate):
 class ServiceUpdate(_Input):
     type: ServiceType = ServiceType.P2P
     constraints: Constraints = Field(default_factory=Constraints)
+    attributes: dict[str, str] = Field(default_factory=dict)
+    endpoints: list[PortRef] | None = Field(
+        None, description="the ports it joins, in order; omitted: unchanged"
+    )
 
 
-class ServiceCreate(ServiceUpdate):
+class ServiceDraft(ServiceUpdate):
+    """A service whose endpoints may come later (as a VPN of a northbound model before
+    its sites): it stays planned, waiting, until it has two."""
+
     name: Name
+    endpoints: list[PortRef] = Field(default_factory=list)
+
+
+class ServiceCreate(ServiceDraft):
     endpoints: list[PortRef] = Field(min_length=2)

@@ -18,7 +18,8 @@ from netweave.inventory.inputs import (
     EndpointUpdate,
     LinkCreate,
     LinkUpdate,
-    ServiceCreate,
+    PortRef,
+    ServiceDraft,
     ServiceUpdate,
 )
 from netweave.inventory.topology import ImportResult, apply_descriptor, export_descriptor
@@ -194,26 +195,18 @@ class Inventory:
         with self._store.read() as repo:
             return resolve.service(repo, ref)
 
-    def create_service(self, spec: ServiceCreate) -> Service:
-        if spec.type is ServiceType.P2P and len(spec.endpoints) != 2:
-            count = len(spec.endpoints)
-            raise Invalid("endpoints", f"a p2p service joins exactly 2 ports, not {count}")
+    def create_service(self, spec: ServiceDraft) -> Service:
+        """Create a service and route it (a `ServiceDraft` with fewer than two endpoints
+        stays planned, waiting for them)."""
 
         def work(tx: Repository) -> Service:
-            refs: list[EndpointRef] = []
-            for index, port_ref in enumerate(spec.endpoints):
-                device, port = checks.port(tx, port_ref, ("endpoints", index))
-                ref = EndpointRef(device_id=device.id, endpoint_id=port.id)
-                if ref in refs:
-                    raise Invalid(("endpoints", index), "lists the same port twice")
-                checks.lock(tx, port)
-                refs.append(ref)
             service = Service(
                 id=service_id(spec.name),
                 name=spec.name,
                 type=spec.type,
-                endpoints=refs,
+                endpoints=_endpoint_refs(tx, spec.type, spec.endpoints),
                 constraints=spec.constraints,
+                attributes=spec.attributes,
             )
             return _provision(tx, checks.add_unique(tx.services, service))
 
@@ -221,11 +214,28 @@ class Inventory:
 
     def update_service(self, ref: str, changes: ServiceUpdate, *, replace: bool = False) -> Service:
         """Change a service; it is routed again (make-before-break when it is active)."""
-        return self._write(
-            lambda tx: _provision(
-                tx, tx.services.update(checks.changed(resolve.service(tx, ref), changes, replace))
+        return self.edit_service(ref, lambda _: changes, replace=replace)
+
+    def edit_service(
+        self, ref: str, edit: Callable[[Service], ServiceUpdate], *, replace: bool = False
+    ) -> Service:
+        """Change a service by the changes `edit` makes of it as stored, in the same
+        transaction (concurrent edits cannot interleave); then as `update_service`."""
+
+        def work(tx: Repository) -> Service:
+            service = resolve.service(tx, ref)
+            changes = edit(service)
+            updated = checks.changed(service, changes, replace, exclude=frozenset({"endpoints"}))
+            refs = (
+                updated.endpoints
+                if changes.endpoints is None
+                else _endpoint_refs(tx, updated.type, changes.endpoints)
             )
-        )
+            return _provision(
+                tx, tx.services.update(updated.model_copy(update={"endpoints": refs}))
+            )
+
+        return self._write(work)
 
     def delete_service(self, ref: str) -> Service:
         """Start removing a service: status `removing` until its rules are gone from the
@@ -269,6 +279,21 @@ class Inventory:
         """A descriptor that re-imports to the current topology."""
         with self._store.read() as repo:
             return export_descriptor(repo, name)
+
+
+def _endpoint_refs(tx: Repository, type_: ServiceType, ports: list[PortRef]) -> list[EndpointRef]:
+    """The service endpoints `ports` name (each locked against concurrent deletion)."""
+    if type_ is ServiceType.P2P and len(ports) > 2:
+        raise Invalid("endpoints", f"a p2p service joins exactly 2 ports, not {len(ports)}")
+    refs: list[EndpointRef] = []
+    for index, port_ref in enumerate(ports):
+        device, port = checks.port(tx, port_ref, ("endpoints", index))
+        ref = EndpointRef(device_id=device.id, endpoint_id=port.id)
+        if ref in refs:
+            raise Invalid(("endpoints", index), "lists the same port twice")
+        checks.lock(tx, port)
+        refs.append(ref)
+    return refs
 
 
 def _provision(tx: Repository, service: Service) -> Service:

@@ -53,10 +53,15 @@ class Service(Entity):
     """A connectivity intent: endpoints plus constraints; status is observed."""
 
     type: ServiceType = ServiceType.P2P
-    endpoints: list[EndpointRef] = Field(min_length=2)
+    endpoints: list[EndpointRef] = Field(
+        default_factory=list, description="the ports it joins; it is routed once it has two"
+    )
     constraints: Constraints = Field(default_factory=Constraints)
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="free-form labels, e.g. what a northbound model names"
+    )
     status: ServiceStatus = ServiceStatus.PLANNED
-    status_reason: str | None = Field(None, description="why it is failed/updating, if known")
+    status_reason: str | None = Field(None, description="why it is planned/failed/updating")
 
 
 class ConnectionRole(StrEnum):

@@ -12,11 +12,12 @@ controller's device manager applies them and reports back through the store.
 
 from netweave.services.base import SERVICE_PRIORITY, owner_of, service_of
 from netweave.services.errors import Infeasible, ProvisionError, ResourceConflict
-from netweave.services.provisioning import Provisioning, connection_id
+from netweave.services.provisioning import WAITING_FOR_ENDPOINTS, Provisioning, connection_id
 from netweave.services.reconciler import ServiceReconciler
 
 __all__ = [
     "SERVICE_PRIORITY",
+    "WAITING_FOR_ENDPOINTS",
     "Infeasible",
     "ProvisionError",
     "Provisioning",

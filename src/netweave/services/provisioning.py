@@ -10,6 +10,8 @@
 * rules, make-before-break: first the rules the new connection adds, then (once every
   rule is applied) the rules it changes, then the withdrawal of the rules it no longer
   needs;
+* fewer than two endpoints: nothing to route; rules withdrawn, reservation released,
+  `planned` until it has two;
 * status: `active` once every rule is applied and nothing else is left, `updating` while
   an active service moves, `failed` (rules withdrawn, reservation released) when a device
   refused a rule or no route is left, `removing` until its rules are gone from the
@@ -42,6 +44,7 @@ from netweave.services.snapshot import Snapshot
 from netweave.store import Repository
 
 PRIMARY, BACKUP = ConnectionRole.PRIMARY.value, ConnectionRole.BACKUP.value
+WAITING_FOR_ENDPOINTS = "waiting for at least two endpoints"
 
 
 def connection_id(service_id: str, name: str = PRIMARY) -> str:
@@ -74,6 +77,10 @@ class Provisioning:
             self._release(connections)
             repo.services.delete(service.id)
             return None
+        if len(service.endpoints) < 2:
+            self._withdraw(current.values())
+            self._release(connections)
+            return _with_status(repo, service, ServiceStatus.PLANNED, WAITING_FOR_ENDPOINTS)
         if service.status is ServiceStatus.FAILED and not recompute:
             self._withdraw(current.values())
             self._release(connections)
