@@ -165,3 +165,30 @@ async def test_rule_changed_while_the_device_works_ends_as_the_owner_wrote_it(
     await eventually(lambda: _status(store, first.id) == RuleStatus.APPLIED)
     with store.read() as repo:
         assert repo.rules.get(first.id).value == {"v": 2}
+
+
+async def test_a_rule_row_deleted_outright_leaves_the_device_too(
+    store: Store, manager: DeviceManager, network: EmulatedNetwork
+) -> None:
+    rule = _rule("s1", "/flow/9", 9)
+    with store.transaction() as repo:
+        repo.rules.add_many([rule])
+    await eventually(lambda: network.rules("s1") == {"/flow/9": {"v": 9}})
+    with store.transaction() as repo:
+        repo.rules.delete_many([rule.id])
+    await eventually(lambda: network.rules("s1") == {})
+
+
+async def test_a_pass_after_a_change_compares_only_what_changed(
+    store: Store, manager: DeviceManager, network: EmulatedNetwork
+) -> None:
+    network.write_rules("s2", {"/flow/stray": {"v": 0}})  # appears behind our back
+    rule = _rule("s2", "/flow/1", 1)
+    with store.transaction() as repo:
+        repo.rules.add_many([rule])
+    await eventually(lambda: _status(store, rule.id) == RuleStatus.APPLIED)
+    assert "/flow/stray" in network.rules("s2")  # only a full resync removes it
+    network.set_reachable("s2", False)
+    await eventually(lambda: device_id("s2") not in {d.id for d in manager.connected_devices()})
+    network.set_reachable("s2", True)
+    await eventually(lambda: network.rules("s2") == {"/flow/1": {"v": 1}})

@@ -52,6 +52,10 @@ class Session:
     device: Device
     driver: Driver
     observed: dict[str, JsonObject] = field(default_factory=dict)
+    changed: dict[str, ConfigRule] = field(default_factory=dict)
+    """Rules written since the last pass, as last seen (by id); see `_reconcile`."""
+    full: bool = True
+    """Compare everything (after a connect) instead of only the changed rules."""
     connected: bool = False
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
     synced: asyncio.Event = field(default_factory=asyncio.Event)
@@ -147,8 +151,12 @@ class DeviceManager:
                 else:
                     self._ensure_session(device)
             elif change.kind == "config_rule":
-                assert isinstance(change.entity, ConfigRule)
-                dirty.add(change.entity.device_id)
+                rule = change.entity
+                assert isinstance(rule, ConfigRule)
+                session = self._sessions.get(rule.device_id)
+                if session is not None:
+                    session.changed[rule.id] = rule
+                    dirty.add(rule.device_id)
         for device_id in dirty:
             self.request_sync(device_id)
 
@@ -215,7 +223,8 @@ class DeviceManager:
             return
 
     async def _serve(self, session: Session) -> None:
-        session.dirty.set()  # resync after every (re)connect
+        session.full = True  # resync after every (re)connect
+        session.dirty.set()
         while session.connected:
             await session.dirty.wait()
             session.dirty.clear()
@@ -247,10 +256,24 @@ class DeviceManager:
 
     # -- rule reconciliation ------------------------------------------------------------------
     async def _reconcile(self, session: Session) -> None:
+        """One pass. After a connect every desired rule is compared with the device's
+        (foreign netweave rules removed); otherwise only the rules written since the
+        last pass are, so a pass costs what changed, not what the device holds."""
         device_id = session.device.id
+        changed, session.changed = session.changed, {}
+        full, session.full = session.full, False
         with self._store.read() as repo:
-            desired = repo.rules.list(device_id=device_id)
-        plan = plan_rules(device_id, desired, session.observed)
+            if full:
+                desired = repo.rules.list(device_id=device_id)
+            else:
+                current = repo.rules.find_many(changed)
+                desired = [current.get(rule_id, gone) for rule_id, gone in changed.items()]
+                # A row its owner deleted outright is removed from the device too.
+                desired = [
+                    r if r.id in current else r.model_copy(update={"action": RuleAction.DELETE})
+                    for r in desired
+                ]
+        plan = plan_rules(device_id, desired, session.observed, foreign=full)
         if plan.empty:
             return
         removed = await self._remove(session, plan.remove)

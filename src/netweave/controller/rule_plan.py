@@ -26,10 +26,15 @@ class RulePlan:
 
 
 def plan_rules(
-    device_id: str, desired: Sequence[ConfigRule], observed: Mapping[str, JsonObject]
+    device_id: str,
+    desired: Sequence[ConfigRule],
+    observed: Mapping[str, JsonObject],
+    *,
+    foreign: bool = True,
 ) -> RulePlan:
-    """Rules to apply (missing or different), to remove (marked for deletion, or
-    netweave-owned on the device but wanted by nobody) and to confirm."""
+    """Rules to apply (missing or different), to remove (marked for deletion, or — when
+    `desired` is every desired rule of the device, `foreign` — netweave-owned on the
+    device but wanted by nobody) and to confirm."""
     plan = RulePlan()
     wanted: set[str] = set()
     for rule in desired:
@@ -41,7 +46,7 @@ def plan_rules(
             plan.apply.append(rule)
         elif rule.status != RuleStatus.APPLIED:
             plan.confirmed.append(rule)
-    for key, value in observed.items():
+    for key, value in observed.items() if foreign else ():
         if key not in wanted:
             plan.remove.append(
                 ConfigRule(
