@@ -1,6 +1,6 @@
 """A live netweave for browser tests and the UI benchmark: the app with its controller
-on an emulated network, served by uvicorn on a free loopback port in a background
-thread; and headless Chromium (Debian's) driven by Playwright."""
+on an emulated network (or a real lab), served by uvicorn on a free loopback port in a
+background thread; and headless Chromium (Debian's) driven by Playwright."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import TypeVar
 
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from netweave.api import create_app
 from netweave.bus import InProcessBus
 from netweave.cli.demo import on_emulated_driver
-from netweave.controller.runtime import Controller
+from netweave.controller.runtime import Controller, ControllerSettings
 from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.inventory import Inventory
+from netweave.lab import Lab, LabOptions
 from netweave.model import TopologyDescriptor
 from netweave.store import Store
 
@@ -49,17 +51,12 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`descriptor` on the emulated driver, with the controller (discovery, services)
-    unless `controller` is false (then only the store changes what the API shows)."""
+    """`app` (over `store`) served by uvicorn on a free loopback port in a background
+    thread; `network` is the emulated network its controller drives, if any."""
 
-    def __init__(self, descriptor: TopologyDescriptor, db: Path, controller: bool = True) -> None:
-        descriptor = on_emulated_driver(descriptor)
-        self.network = EmulatedNetwork.from_descriptor(descriptor)
-        self.store = Store.open(f"sqlite:///{db}")
-        Inventory(self.store, InProcessBus()).import_topology(descriptor)
-        plugins = {"emulated": EmulatedPlugin(self.network)}
-        running = Controller(self.store, None, plugins) if controller else None
-        app = create_app(self.store, InProcessBus(), running)
+    def __init__(self, app: FastAPI, store: Store, network: EmulatedNetwork | None = None) -> None:
+        self.store = store
+        self._network = network
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(
@@ -67,6 +64,11 @@ class LiveServer:
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="netweave-live", daemon=True)
+
+    @property
+    def network(self) -> EmulatedNetwork:
+        assert self._network is not None, "not on the emulated network"
+        return self._network
 
     def _run(self) -> None:
         async def serve() -> None:
@@ -99,16 +101,52 @@ class LiveServer:
         self.store.close()
 
 
+def _imported(descriptor: TopologyDescriptor, db: Path) -> Store:
+    store = Store.open(f"sqlite:///{db}")
+    Inventory(store, InProcessBus()).import_topology(descriptor)
+    return store
+
+
+@contextmanager
+def _running(server: LiveServer) -> Iterator[LiveServer]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @contextmanager
 def live_server(descriptor: TopologyDescriptor, controller: bool = True) -> Iterator[LiveServer]:
-    """A started `LiveServer`, stopped afterwards (also on failure)."""
+    """`descriptor` on the emulated driver, with the controller (discovery, services)
+    unless `controller` is false (then only the store changes what the API shows)."""
+    descriptor = on_emulated_driver(descriptor)
+    network = EmulatedNetwork.from_descriptor(descriptor)
     with tempfile.TemporaryDirectory(prefix="netweave-e2e-") as scratch:
-        server = LiveServer(descriptor, Path(scratch) / "netweave.db", controller)
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+        store = _imported(descriptor, Path(scratch) / "netweave.db")
+        plugins = {"emulated": EmulatedPlugin(network)}
+        running = Controller(store, None, plugins) if controller else None
+        with _running(LiveServer(create_app(store, InProcessBus(), running), store, network)) as s:
+            yield s
+
+
+@contextmanager
+def lab_server(descriptor: TopologyDescriptor) -> Iterator[tuple[LiveServer, Lab]]:
+    """`descriptor` built as a real lab (Open vSwitch, namespaces; needs root) and driven
+    over OpenFlow by the controller, services only; the lab is taken down afterwards."""
+    with tempfile.TemporaryDirectory(prefix="netweave-e2e-lab-") as scratch:
+        store = _imported(descriptor, Path(scratch) / "netweave.db")
+        openflow_port = free_port()
+        settings = ControllerSettings(openflow_port=openflow_port, discovery_interval_s=0.2)
+        app = create_app(store, InProcessBus(), Controller(store, settings))
+        options = LabOptions(controller=f"tcp:127.0.0.1:{openflow_port}")
+        lab = Lab(descriptor, options, Path(scratch) / "lab")
+        with _running(LiveServer(app, store)) as server:
+            try:
+                lab.up()
+                yield server, lab
+            finally:
+                lab.down()
 
 
 @contextmanager

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import httpx
 from harness import LiveServer, screenshot
 from playwright.sync_api import Page, expect
+from ui import GOOD, api, drawn_path, graph, primary_links, submit_service, until
 
 from netweave.model import OperStatus
 
-T = TypeVar("T")
 DOWN_RED = "rgb(198,40,40)"
 FULL_ORANGE = "rgb(230,81,0)"
-
-
-def until(read: Callable[[], T], timeout_s: float = 10) -> T:
-    """The first truthy result of `read`, polled for up to `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not (result := read()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert result, f"nothing after {timeout_s} s"
-    return result
-
-
-def api(server: LiveServer, path: str) -> Any:
-    return httpx.get(f"{server.url}/api/v1{path}").raise_for_status().json()
-
-
-def graph(page: Page, expression: str) -> Any:
-    return page.evaluate(f"(() => {{ const cy = netweave.graph.cy; return {expression}; }})()")
 
 
 def test_graph_shows_the_apis_topology(page: Page, server: LiveServer) -> None:
@@ -62,23 +41,6 @@ def test_link_down_in_the_network_shows_without_reload(page: Page, server: LiveS
     )
 
 
-def submit_service(page: Page, fields: dict[str, str]) -> None:
-    page.goto("/#/services/new")
-    for name, value in fields.items():
-        page.locator(f'[name="{name}"]').fill(value)
-    page.get_by_role("button", name="Create").click()
-
-
-GOOD = {
-    "name": "web-h1-h2",
-    "endpoints.0.device": "h1",
-    "endpoints.0.endpoint": "eth0",
-    "endpoints.1.device": "h2",
-    "endpoints.1.endpoint": "eth0",
-    "constraints.bandwidth_bps": "1000000",
-}
-
-
 def test_bad_form_input_shows_the_apis_error_next_to_the_field(
     page: Page, server: LiveServer
 ) -> None:
@@ -107,16 +69,6 @@ def test_bad_form_input_shows_the_apis_error_next_to_the_field(
     expect(device_error).to_be_empty()
     screenshot(page, "form-error-infeasible")
     assert api(server, "/services") == []
-
-
-def drawn_path(page: Page, role: str) -> list[str]:
-    return sorted(graph(page, f"cy.edges('.{role}').map(e => e.id())"))
-
-
-def primary_links(server: LiveServer, service: str) -> list[str]:
-    connections = api(server, f"/services/{service}/connections")
-    [primary] = [c for c in connections if c["role"] == "primary"]
-    return sorted(primary["link_ids"])
 
 
 def test_service_from_the_form_is_drawn_and_follows_a_link_down(
