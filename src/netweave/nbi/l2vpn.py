@@ -118,7 +118,13 @@ class L2vpnNbi:
         }
 
     def delete_vpn(self, vpn_id: str) -> None:
-        self._inventory.delete_service(self._vpn(vpn_id).id)
+        """Remove the VPN's service (its rules withdrawn first when it has any)."""
+        service = self._vpn(vpn_id)
+        try:
+            self._inventory.delete_service(service.id)
+        except InventoryError as exc:
+            vpn = f"{ROOT}/vpn-services/vpn-service={vpn_id}"
+            raise refused(exc, functools.partial(_under, vpn)) from None
 
     # -- site network accesses ----------------------------------------------------------
 
