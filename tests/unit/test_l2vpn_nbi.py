@@ -4,7 +4,7 @@ payloads are RESTCONF errors naming the node, with nothing stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -12,11 +12,14 @@ from fastapi.testclient import TestClient
 
 from netweave.api import create_app, inventory_of
 from netweave.bus import InProcessBus
-from netweave.inventory import Inventory
-from netweave.model import ServiceStatus, ServiceType
+from netweave.controller import Backoff, DeviceManager
+from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
+from netweave.inventory import Inventory, load_descriptor
+from netweave.model import RuleStatus, ServiceType
 from netweave.model.ids import endpoint_id
-from netweave.services import WAITING_FOR_ENDPOINTS, owner_of
+from netweave.services import WAITING_FOR_ENDPOINTS, ServiceReconciler, owner_of
 from netweave.store import Store
+from netweave.testing import eventually
 
 NODE = "/ietf-l2vpn-svc:l2vpn-svc"
 ROOT = f"/restconf/data{NODE}"
@@ -26,8 +29,12 @@ VPN_ID = "5b3a4d52-8f2e-4a56-9a8e-3e0c2b7a9f10"
 TOPOLOGY = """
 name: pair
 devices:
-- {name: s1, ports: [{name: eth1, number: 1}, {name: eth2, number: 2}, {name: eth3, number: 3}]}
-- {name: s2, ports: [{name: eth1, number: 1}, {name: eth2, number: 2}, {name: eth3, number: 3}]}
+- name: s1
+  drivers: [emulated]
+  ports: [{name: eth1, number: 1}, {name: eth2, number: 2}, {name: eth3, number: 3}]
+- name: s2
+  drivers: [emulated]
+  ports: [{name: eth1, number: 1}, {name: eth2, number: 2}, {name: eth3, number: 3}]
 - {name: h1, type: host, ports: [{name: eth0}]}
 - {name: h2, type: host, ports: [{name: eth0}]}
 - {name: h3, type: host, ports: [{name: eth0}]}
@@ -52,6 +59,22 @@ def client(store: Store, bus: InProcessBus) -> Iterator[TestClient]:
 @pytest.fixture
 def inventory(client: TestClient) -> Inventory:
     return inventory_of(client.app)
+
+
+@pytest.fixture
+async def controlled(store: Store, client: TestClient) -> AsyncIterator[None]:
+    """Emulated switches for the topology, and the controller parts that serve services."""
+    network = EmulatedNetwork.from_descriptor(load_descriptor(TOPOLOGY, "pair.yaml")[0])
+    manager = DeviceManager(store, {"emulated": EmulatedPlugin(network)}, backoff=Backoff(0.01))
+    reconciler = ServiceReconciler(store)
+    await manager.start()
+    await reconciler.start()
+    try:
+        await eventually(lambda: len(manager.connected_devices()) == 2)
+        yield
+    finally:
+        await reconciler.stop()
+        await manager.stop()
 
 
 def vpn(vpn_id: str = VPN_ID, kind: str = "vpws") -> dict[str, Any]:
@@ -103,9 +126,13 @@ def post_access(client: TestClient, site: str, body: dict[str, Any]) -> Any:
     return client.post(f"{ROOT}/sites/site={site}/site-network-accesses", json=body)
 
 
-def test_osm_call_sequence_creates_routes_polls_and_deletes_a_vpws(
-    client: TestClient, inventory: Inventory, store: Store
+async def test_osm_call_sequence_creates_polls_until_active_and_deletes_a_vpws(
+    client: TestClient, inventory: Inventory, store: Store, controlled: None
 ) -> None:
+    def status() -> Any:
+        polled = client.get(f"{ROOT}/vpn-services/vpn-service={VPN_ID}/")
+        return polled.json()["ietf-l2vpn-svc:vpn-service"][0]["netweave:status"]
+
     assert client.post(f"{ROOT}/vpn-services", json=vpn()).status_code == 201
     polled = client.get(f"{ROOT}/vpn-services/vpn-service={VPN_ID}/")
     assert polled.status_code == 200
@@ -124,13 +151,15 @@ def test_osm_call_sequence_creates_routes_polls_and_deletes_a_vpws(
     assert post_access(client, "site-b", accesses(access("b1", port))).status_code == 204
 
     stored = inventory.get_service(VPN_ID)
-    assert stored.type is ServiceType.P2P and stored.status is ServiceStatus.PLANNED
+    assert stored.type is ServiceType.P2P and stored.status_reason is None
     assert [e.endpoint_id for e in stored.endpoints] == [endpoint_id("h1", "eth0"), port]
-    assert stored.status_reason is None  # routed: the controller installs it
     assert stored.constraints.bandwidth_bps == 10_000_000
     assert inventory.get_link("h1:eth0--s1:eth2").reserved_bps == 10_000_000
+    await eventually(lambda: status() == "active")
     with store.read() as repo:
-        assert repo.rules.list(owner=owner_of(stored.id))
+        assert all(
+            r.status is RuleStatus.APPLIED for r in repo.rules.list(owner=owner_of(stored.id))
+        )
 
     listed = client.get(f"{ROOT}/vpn-services").json()["ietf-l2vpn-svc:vpn-services"]
     assert [v["vpn-id"] for v in listed["vpn-service"]] == [VPN_ID]
@@ -144,7 +173,9 @@ def test_osm_call_sequence_creates_routes_polls_and_deletes_a_vpws(
     assert echoed["connection"]["tagged-interface"]["dot1q-vlan-tagged"] == {"cvlan-id": 1234}
 
     assert client.delete(f"{ROOT}/vpn-services/vpn-service={VPN_ID}/").status_code == 204
-    assert inventory.list_services() == []  # never applied: deleted at once
+    await eventually(lambda: inventory.list_services() == [])  # once its rules are gone
+    with store.read() as repo:
+        assert repo.rules.list(owner=owner_of(stored.id)) == []
     assert inventory.get_link("h1:eth0--s1:eth2").reserved_bps == 0
     assert errors(client.get(f"{ROOT}/vpn-services/vpn-service={VPN_ID}"), 404) == [
         (
