@@ -241,7 +241,10 @@ def test_service_is_stored_planned_with_resolved_ports(inventory: Inventory) -> 
     assert updated.constraints.max_hops == 1
     with pytest.raises(Invalid) as refused:
         inventory.update_service("svc", ServiceUpdate.model_validate({"type": "l3vpn"}))
-    assert only_problem(refused) == (("type",), "l3vpn services are not supported yet")
+    assert only_problem(refused) == (
+        ("endpoints", 0),
+        "h1:eth0 is not a host port (l3vpn routes between hosts)",
+    )
     with pytest.raises(Conflict) as error:
         inventory.delete_endpoint(endpoint_id("h1", "eth0"))
     assert "service 'svc'" in error.value.problems[0].msg

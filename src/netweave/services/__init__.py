@@ -1,8 +1,8 @@
 """Connectivity services: intents turned into connections and per-device config rules.
 
 Point-to-point (E-Line) services, optionally protected by a disjoint backup path with
-fast-failover groups, and multipoint L2VPNs (E-LAN), isolated by VLANs tagged in the
-switches and metered by OpenFlow meters.
+fast-failover groups, multipoint L2VPNs (E-LAN) and routed L3VPNs among host subnets,
+isolated by VLANs tagged in the switches and metered by OpenFlow meters.
 
 `Provisioning` runs one level-triggered step of a service inside a store transaction
 (route, reservation, VLAN, rules, status); `ServiceReconciler` runs those steps whenever

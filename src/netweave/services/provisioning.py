@@ -38,6 +38,7 @@ from netweave.model.ids import make_id
 from netweave.services.base import owner_of
 from netweave.services.errors import Infeasible, ProvisionError, ResourceConflict
 from netweave.services.l2vpn import l2vpn_rules
+from netweave.services.l3 import gateway_mac, l3vpn_rules, sites
 from netweave.services.p2p import p2p_rules
 from netweave.services.routing import PROTECTION, Route, branches, route
 from netweave.services.snapshot import Snapshot
@@ -45,6 +46,7 @@ from netweave.store import Repository
 
 PRIMARY, BACKUP = ConnectionRole.PRIMARY.value, ConnectionRole.BACKUP.value
 WAITING_FOR_ENDPOINTS = "waiting for at least two endpoints"
+MULTIPOINT = (ServiceType.L2VPN, ServiceType.L3VPN)
 
 
 def connection_id(service_id: str, name: str = PRIMARY) -> str:
@@ -106,12 +108,12 @@ class Provisioning:
                 repo, service, _pending(moving), f"waiting for port numbers of {waiting}"
             )
         ports = {e: self._number(e) for e in _endpoints(connections)}
-        owner = owner_of(service.id)
-        desired = (
-            l2vpn_rules(owner, connections, ports)
-            if service.type is ServiceType.L2VPN
-            else p2p_rules(owner, connections, ports, service.constraints.bandwidth_bps)
-        )
+        try:
+            desired = self._desired(service, connections, ports)
+        except ProvisionError as exc:
+            if strict:
+                raise
+            return self._fail(service, current, connections, str(exc))
         note = _unprotected(service, connections)
         if self._advance({rule.id: rule for rule in desired}, current):
             return _with_status(repo, service, ServiceStatus.ACTIVE, note)
@@ -123,13 +125,24 @@ class Provisioning:
         removing = _with_status(self.repo, service, ServiceStatus.REMOVING, None)
         return self.converge(removing)
 
+    def _desired(
+        self, service: Service, connections: list[Connection], ports: Mapping[str, int]
+    ) -> Iterable[ConfigRule]:
+        owner = owner_of(service.id)
+        if service.type is ServiceType.L2VPN:
+            return l2vpn_rules(owner, connections, ports)
+        if service.type is ServiceType.L3VPN:
+            hosts = sites(self.snap, service)
+            return l3vpn_rules(owner, connections, ports, hosts, gateway_mac(service.id))
+        return p2p_rules(owner, connections, ports, service.constraints.bandwidth_bps)
+
     # -- connection ---------------------------------------------------------------------
     def _connect(
         self, service: Service, old: list[Connection], *, strict: bool
     ) -> list[Connection]:
         """Route `service` anew (its old connections' reservations made available to it)
         and store its connections: p2p, a primary and (protected) a backup, each with a
-        VLAN; l2vpn, a branch per endpoint after the first, sharing one VLAN."""
+        VLAN; l2vpn and l3vpn, a branch per endpoint after the first, sharing one VLAN."""
         self._check_ports_free(service)
         for connection in old:  # the new route may use what the old one holds
             self.snap.reserve(connection.link_ids, -connection.reserved_bps)
@@ -142,7 +155,7 @@ class Provisioning:
         self.snap.lock_devices(hop.device_id for found in routes for hop in found.hops)
         bandwidth = service.constraints.bandwidth_bps or 0
         vlans = {connection.name: connection.vlan_id for connection in old}
-        if service.type is ServiceType.L2VPN:
+        if service.type in MULTIPOINT:
             names = [f"branch-{index:03d}" for index in range(1, len(routes) + 1)]
             shared = next(iter(vlans.values()), None) or self.snap.vlans.take()
             vlans = dict.fromkeys(names, shared)
@@ -175,10 +188,11 @@ class Provisioning:
     def _routes(self, service: Service, *, strict: bool) -> list[Route]:
         """The service's routes; a protected service left without a disjoint backup keeps
         running on its primary alone (unless `strict`: then it is refused)."""
-        if service.type is ServiceType.L2VPN:
-            return branches(self.snap, service)
-        if service.type is not ServiceType.P2P:
-            raise Infeasible(("type",), f"{service.type} services are not supported yet")
+        if service.type in MULTIPOINT:
+            found = branches(self.snap, service)
+            if service.type is ServiceType.L3VPN:
+                sites(self.snap, service)  # refused now rather than failed later
+            return found
         try:
             return route(self.snap, service)
         except Infeasible as exc:

@@ -1,6 +1,6 @@
 """Routes of services: edge switch ports, then the paths between them. A p2p service
-gets one route (with protection, a disjoint backup too); an L2VPN one branch per
-endpoint after the first.
+gets one route (with protection, a disjoint backup too); an L2VPN or L3VPN one branch
+per endpoint after the first.
 
 A service endpoint is a switch port, or a host port followed over the host's link (its
 access link) to the switch port it reaches. The path between the two edge switches comes
@@ -60,15 +60,16 @@ def route(snap: Snapshot, service: Service) -> list[Route]:
 
 
 def branches(snap: Snapshot, service: Service) -> list[Route]:
-    """An L2VPN's branches: the best route from its first endpoint to each other one, in
+    """A multipoint service's branches: the best route from its first endpoint to each other one, in
     order, each meeting the service's latency and hop limits."""
     constraints = service.constraints
     if constraints.bandwidth_bps:
         raise Infeasible(
-            ("constraints", "bandwidth_bps"), "l2vpn services take no bandwidth yet (p2p do)"
+            ("constraints", "bandwidth_bps"),
+            f"{service.type} services take no bandwidth yet (p2p do)",
         )
     if constraints.protection is not Protection.NONE:
-        raise Infeasible(PROTECTION, "l2vpn services are not protected yet (p2p are)")
+        raise Infeasible(PROTECTION, f"{service.type} services are not protected yet (p2p are)")
     edges = [_edge(snap, ref, index) for index, ref in enumerate(service.endpoints)]
     for index, edge in enumerate(edges):
         if any(other.port.id == edge.port.id for other in edges[:index]):
