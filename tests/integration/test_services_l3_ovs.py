@@ -1,0 +1,120 @@
+"""An L3VPN on real Open vSwitch, without default forwarding: hosts in three subnets ping
+each other through it (their gateways answered by the controller), a host outside it
+reaches none of them, and delete leaves no service flow and no traffic."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from netweave.bus import InProcessBus
+from netweave.controller.runtime import Controller, ControllerSettings
+from netweave.drivers.openflow import OpenFlowPlugin
+from netweave.inventory import Inventory, load_descriptor
+from netweave.inventory.inputs import ServiceCreate
+from netweave.lab import Lab, LabOptions
+from netweave.model import ServiceStatus
+from netweave.model.ids import service_id
+from netweave.services import SERVICE_PRIORITY
+from netweave.services.l3 import gateway_mac
+from netweave.store import Store
+from netweave.testing import eventually
+
+pytestmark = pytest.mark.integration
+
+LabFactory = Callable[..., Lab]
+SWITCHES = ("s1", "s2", "s3")
+ADDRESSES = {"h1": "10.1.0.1", "h2": "10.2.0.1", "h3": "10.3.0.1", "h4": "10.4.0.1"}
+
+# s1 - s2 - s3 in a line; h1 and h4 on s1, h3 on s2, h2 on s3; one subnet per host.
+ROUTED = """
+name: routed
+devices:
+- {name: s1, type: switch, drivers: [openflow], attributes: {datapath_id: '00000000000000c1'},
+   ports: [{name: eth1, number: 1}, {name: eth2, number: 2}, {name: eth3, number: 3}]}
+- {name: s2, type: switch, drivers: [openflow], attributes: {datapath_id: '00000000000000c2'},
+   ports: [{name: eth1, number: 1}, {name: eth2, number: 2}, {name: eth3, number: 3}]}
+- {name: s3, type: switch, drivers: [openflow], attributes: {datapath_id: '00000000000000c3'},
+   ports: [{name: eth1, number: 1}, {name: eth2, number: 2}]}
+- {name: h1, type: host, ports: [{name: eth0}], ip: 10.1.0.1/24, gateway: 10.1.0.254,
+   mac: '00:00:00:00:0c:01'}
+- {name: h2, type: host, ports: [{name: eth0}], ip: 10.2.0.1/24, gateway: 10.2.0.254,
+   mac: '00:00:00:00:0c:02'}
+- {name: h3, type: host, ports: [{name: eth0}], ip: 10.3.0.1/24, gateway: 10.3.0.254,
+   mac: '00:00:00:00:0c:03'}
+- {name: h4, type: host, ports: [{name: eth0}], ip: 10.4.0.1/24, gateway: 10.4.0.254,
+   mac: '00:00:00:00:0c:04'}
+links:
+- {a: {device: s1, port: eth1}, b: {device: s2, port: eth1}}
+- {a: {device: s2, port: eth2}, b: {device: s3, port: eth1}}
+- {a: {device: h1, port: eth0}, b: {device: s1, port: eth2}}
+- {a: {device: h4, port: eth0}, b: {device: s1, port: eth3}}
+- {a: {device: h3, port: eth0}, b: {device: s2, port: eth3}}
+- {a: {device: h2, port: eth0}, b: {device: s3, port: eth2}}
+"""
+
+
+@dataclass
+class Routed:
+    store: Store
+    inventory: Inventory
+    lab: Lab
+
+    def status(self, name: str) -> ServiceStatus | None:
+        with self.store.read() as repo:
+            found = repo.services.find(service_id(name))
+        return found.status if found else None
+
+    async def ping(self, src: str, dst: str, count: int = 3) -> bool:
+        argv = ["ping", "-c", str(count), "-i", "0.2", "-W", "1", ADDRESSES[dst]]
+        result = await asyncio.to_thread(self.lab.exec, src, argv)
+        return result.returncode == 0
+
+    def service_flows(self) -> dict[str, int]:
+        return {
+            s: self.lab.ofctl(s, "dump-flows").count(f"priority={SERVICE_PRIORITY}")
+            for s in SWITCHES
+        }
+
+
+@pytest.fixture
+async def routed(lab_factory: LabFactory, tmp_path: Path) -> AsyncIterator[Routed]:
+    descriptor = load_descriptor(ROUTED, "routed.yaml")[0]
+    store = Store.open(f"sqlite:///{tmp_path}/nw.db")
+    inventory = Inventory(store, InProcessBus())
+    inventory.import_topology(descriptor)
+    settings = ControllerSettings(openflow_port=0, forwarding=False, discovery_interval_s=0.2)
+    controller = Controller(store, settings)
+    await controller.start()
+    plugin = controller.plugins["openflow"]
+    assert isinstance(plugin, OpenFlowPlugin)
+    try:
+        options = LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}")
+        lab = await asyncio.to_thread(lab_factory, descriptor, options)
+        await eventually(lambda: len(controller.manager.connected_devices()) == 3, within=20)
+        yield Routed(store, inventory, lab)
+    finally:
+        await controller.stop()
+        store.close()
+
+
+async def test_subnets_talk_through_the_l3vpn_and_only_they(routed: Routed) -> None:
+    assert not await routed.ping("h1", "h2", count=1)  # no forwarding: nothing flows yet
+    refs = [{"device": host, "endpoint": "eth0"} for host in ("h1", "h2", "h3")]
+    spec = {"name": "routed", "type": "l3vpn", "endpoints": refs}
+    routed.inventory.create_service(ServiceCreate.model_validate(spec))
+    await eventually(lambda: routed.status("routed") is ServiceStatus.ACTIVE, within=20)
+    for src, dst in (("h1", "h2"), ("h2", "h3"), ("h3", "h1")):
+        assert await routed.ping(src, dst), f"{src} -> {dst}"
+    neighbour = routed.lab.exec("h1", ["ip", "neigh", "show", "10.1.0.254"]).stdout
+    assert gateway_mac(service_id("routed")) in neighbour  # the controller's answer
+    for dst in ("h1", "h2", "h3"):
+        assert not await routed.ping("h4", dst, count=2), f"h4 (outside) -> {dst}"
+    routed.inventory.delete_service("routed")
+    await eventually(lambda: routed.status("routed") is None, within=10)
+    assert routed.service_flows() == dict.fromkeys(SWITCHES, 0)
+    assert not await routed.ping("h1", "h2", count=2)
