@@ -58,7 +58,6 @@ class Session:
     """Compare everything (after a connect) instead of only the changed rules."""
     connected: bool = False
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
-    synced: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
 
@@ -111,16 +110,12 @@ class DeviceManager:
     def on_packet(self, listener: PacketListener) -> None:
         self._packet_listeners.append(listener)
 
-    async def wait_synced(self, device_id: str) -> None:
-        """Wait until the device's rules have been reconciled since the last change
-        (bound it with `asyncio.timeout`)."""
-        await self._sessions[device_id].synced.wait()
-
-    def request_sync(self, device_id: str) -> None:
-        """Reconcile the device's rules now (e.g. after writing desired rules)."""
+    def resync(self, device_id: str) -> None:
+        """Compare every desired rule of the device with what it holds, now (as after
+        a reconnect), e.g. when something may have changed its tables behind our back."""
         session = self._sessions.get(device_id)
         if session is not None:
-            session.synced.clear()
+            session.full = True
             session.dirty.set()
 
     # -- store changes -------------------------------------------------------------------
@@ -158,7 +153,7 @@ class DeviceManager:
                     session.changed[rule.id] = rule
                     dirty.add(rule.device_id)
         for device_id in dirty:
-            self.request_sync(device_id)
+            self._sessions[device_id].dirty.set()
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Repository]:
@@ -235,7 +230,6 @@ class DeviceManager:
             except DeviceUnreachableError:
                 session.connected = False
                 break
-            session.synced.set()
         with self._writing() as repo:
             set_device_status(repo, session.device.id, OperStatus.DOWN)
 
