@@ -56,6 +56,8 @@ class Session:
     """Rules written since the last pass, as last seen (by id); see `_reconcile`."""
     full: bool = True
     """Compare everything (after a connect) instead of only the changed rules."""
+    stale: bool = False
+    """Read the device's rules again before the next pass (`resync`)."""
     connected: bool = False
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
@@ -115,7 +117,7 @@ class DeviceManager:
         a reconnect), e.g. when something may have changed its tables behind our back."""
         session = self._sessions.get(device_id)
         if session is not None:
-            session.full = True
+            session.full = session.stale = True
             session.dirty.set()
 
     # -- store changes -------------------------------------------------------------------
@@ -256,6 +258,9 @@ class DeviceManager:
         device_id = session.device.id
         changed, session.changed = session.changed, {}
         full, session.full = session.full, False
+        if session.stale:
+            session.stale = False
+            session.observed = dict((await session.driver.get_state()).rules)
         with self._store.read() as repo:
             if full:
                 desired = repo.rules.list(device_id=device_id)
