@@ -172,13 +172,13 @@ def test_arp_reply_answers_the_request_with_the_gateway_mac() -> None:
 # -- end to end on emulated switches --------------------------------------------------------
 
 
-def _host(name: str, n: int, ip: str, gateway: str | None) -> str:
-    gw = f", gateway: {gateway}" if gateway else ""
+def _host(name: str, n: int, ip: str | None = None, gateway: str | None = None) -> str:
+    gw = (f", ip: {ip}" if ip else "") + (f", gateway: {gateway}" if gateway else "")
     port = "ports: [{name: eth0}]"
-    return f"- {{name: {name}, type: host, {port}, mac: '00:00:00:00:00:0{n}', ip: {ip}{gw}}}\n"
+    return f"- {{name: {name}, type: host, {port}, mac: '00:00:00:00:00:0{n}'{gw}}}\n"
 
 
-# s1 - s2 - s3 in a line; h1 and h4 on s1, h3 on s2, h2 and h5 on s3 (port 3, 4).
+# s1 - s2 - s3 in a line; h1 and h4 on s1, h3 and h6 on s2, h2 and h5 on s3 (ports 3, 4).
 LINE = (
     "name: line\ndevices:\n"
     + "".join(
@@ -190,7 +190,8 @@ LINE = (
     + _host("h2", 2, "10.2.0.1/24", "10.2.0.254")
     + _host("h3", 3, "10.3.0.1/24", "10.3.0.254")
     + _host("h4", 4, "10.1.0.9/24", "10.1.0.254")
-    + _host("h5", 5, "10.5.0.1/24", None)
+    + _host("h5", 5, "10.5.0.1/24")
+    + _host("h6", 6)
     + "links:\n"
     + "".join(
         f"- {{a: {{device: {a}, port: {pa}}}, b: {{device: {b}, port: {pb}}}}}\n"
@@ -202,6 +203,7 @@ LINE = (
             ("h3", "eth0", "s2", "eth3"),
             ("h2", "eth0", "s3", "eth3"),
             ("h5", "eth0", "s3", "eth4"),
+            ("h6", "eth0", "s2", "eth4"),
         )
     )
 )
@@ -287,6 +289,7 @@ async def test_l3vpn_becomes_active_answers_its_gateways_and_leaves_nothing(net:
     ("hosts", "loc", "msg"),
     [
         (("h1", "h5"), ("endpoints", 1), "host h5 has no gateway"),
+        (("h6", "h1"), ("endpoints", 0), "host port h6:eth0 has no ip address"),
         (
             ("h1", "h2", "h4"),
             ("endpoints", 2),

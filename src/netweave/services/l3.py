@@ -107,10 +107,10 @@ def _site(snap: Snapshot, endpoint_id: str, index: int) -> Site:
         address = ipaddress.IPv4Address(gateway)
     except ValueError:
         raise Infeasible(loc, f"host {device.name}: gateway {gateway!r} is not IPv4") from None
-    if address not in interface.network or address == interface.ip:
-        raise Infeasible(
-            loc, f"host {device.name}: gateway {gateway} is not another address of {endpoint.ip}"
-        )
+    if address not in interface.network:
+        raise Infeasible(loc, f"host {device.name}: gateway {gateway} is outside {endpoint.ip}")
+    if address == interface.ip:
+        raise Infeasible(loc, f"host {device.name}: gateway {gateway} is the host's own address")
     return Site(interface.network, endpoint.mac, str(address))
 
 
