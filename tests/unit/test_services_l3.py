@@ -17,7 +17,7 @@ from netweave.controller.gateway_arp import GatewayArp, arp_reply
 from netweave.drivers import PacketIn
 from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.inventory import Invalid, Inventory, load_descriptor
-from netweave.inventory.inputs import ServiceCreate
+from netweave.inventory.inputs import ServiceCreate, ServiceUpdate
 from netweave.model import Connection, Device, DeviceType, Hop, ServiceStatus
 from netweave.model.ids import device_id, service_id
 from netweave.services import ServiceReconciler, owner_of
@@ -309,3 +309,19 @@ async def test_bad_addressing_is_refused_naming_the_endpoint_with_nothing_stored
         assert repo.connections.list() == []
         assert repo.rules.count() == 0
     assert net.on_switches() == 0
+
+
+async def test_l3vpn_member_added_gets_rules_and_a_bad_one_is_refused(net: Net) -> None:
+    net.create("routed", "h1", "h2")
+    await eventually(lambda: net.status("routed") is ServiceStatus.ACTIVE)
+    assert net.on_switches() == 2 + 2 * (1 + 2)  # punts; per host, entry and 2 on the tree
+    members = [{"device": host, "endpoint": "eth0"} for host in ("h1", "h2", "h3")]
+    net.inventory.update_service("routed", ServiceUpdate.model_validate({"endpoints": members}))
+    await eventually(
+        lambda: net.status("routed") is ServiceStatus.ACTIVE and net.on_switches() == 15
+    )
+    members[2] = {"device": "h4", "endpoint": "eth0"}  # h1's subnet again
+    with pytest.raises(Invalid) as refused:
+        net.inventory.update_service("routed", ServiceUpdate.model_validate({"endpoints": members}))
+    assert refused.value.problems[0].loc == ("endpoints", 2)
+    assert net.on_switches() == 15
