@@ -47,9 +47,7 @@ class _Subscription:
 @dataclass
 class InProcessBus:
     _subscriptions: list[_Subscription] = field(default_factory=list)
-    _tasks: set[asyncio.Future[None] | concurrent.futures.Future[None]] = field(
-        default_factory=set
-    )
+    _tasks: set[asyncio.Future[None] | concurrent.futures.Future[None]] = field(default_factory=set)
 
     def subscribe(self, pattern: str, handler: Handler) -> _Subscription:
         subscription = _Subscription(self, pattern, handler, _running_loop())
@@ -91,4 +89,3 @@ async def _guard(awaitable: Any, subscription: _Subscription, event: Event) -> N
         await awaitable
     except Exception:
         log.exception("event handler %r failed on %s", subscription.handler, event.type)
-
