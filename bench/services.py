@@ -1,6 +1,8 @@
 """Service provisioning benchmark on emulated switches: create -> active.
 
-Run: ``python -m bench.services [--quick]``.
+Run: ``python -m bench.services [--quick] [--ovs]``. With ``--ovs`` (root) the single
+case runs on a real Open vSwitch lab of the same chain instead (OpenFlow, bundles,
+barrier-confirmed), hosts in namespaces.
 
 Topology: a chain of 5 emulated switches s1..s5 with `hosts` hosts on s1 and as many on
 s5; service i joins host a<i> (on s1) with host b<i> (on s5): 5 switch hops, 10 flows.
@@ -32,9 +34,12 @@ from pydantic import BaseModel
 from bench.common import Stopwatch, parser, report
 from netweave.bus import InProcessBus
 from netweave.controller import Backoff, DeviceManager
+from netweave.drivers import DriverPlugin
 from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
+from netweave.drivers.openflow import OpenFlowPlugin
 from netweave.inventory import Inventory
 from netweave.inventory.inputs import PortRef, ServiceCreate
+from netweave.lab import Lab, LabOptions
 from netweave.model import (
     ConfigRule,
     DeviceSpec,
@@ -58,14 +63,15 @@ GBIT = 1_000_000_000
 BASELINE_OWNER = "baseline"
 
 
-def chain(hosts: int) -> TopologyDescriptor:
-    """s1..s5 in a row; hosts a0.. on s1 and b0.. on s5 (ports 3.. of each)."""
+def chain(hosts: int, driver: str = "emulated") -> TopologyDescriptor:
+    """s1..s5 in a row; hosts a0.. on s1 and b0.. on s5 (ports 3.. of each), the hosts
+    numbered 10.0.<i>.1 (a) and 10.0.<i>.2 (b)."""
     names = [f"s{n}" for n in range(1, SWITCHES + 1)]
     edge_ports = [PortSpec(name=f"e{i}", number=3 + i) for i in range(hosts)]
     devices = [
         DeviceSpec(
             name=name,
-            drivers=["emulated"],
+            drivers=[driver],
             ports=[PortSpec(name="up", number=1), PortSpec(name="down", number=2)]
             + (edge_ports if name in (names[0], names[-1]) else []),
         )
@@ -80,8 +86,11 @@ def chain(hosts: int) -> TopologyDescriptor:
     for side, switch in (("a", names[0]), ("b", names[-1])):
         for i in range(hosts):
             host = f"{side}{i}"
+            address = f"10.{i // 256}.{i % 256}.{1 if side == 'a' else 2}/24"
             devices.append(
-                DeviceSpec(name=host, type=DeviceType.HOST, ports=[PortSpec(name="eth0")])
+                DeviceSpec(
+                    name=host, type=DeviceType.HOST, ports=[PortSpec(name="eth0")], ip=address
+                )
             )
             links.append(
                 LinkSpec(
@@ -234,33 +243,50 @@ class Setup:
 
 
 @asynccontextmanager
-async def running(descriptor: TopologyDescriptor) -> AsyncIterator[Setup]:
-    """The descriptor's emulated network under a device manager and a service
-    reconciler, on a fresh SQLite store."""
-    with tempfile.TemporaryDirectory() as tmp:
+async def running(descriptor: TopologyDescriptor, ovs: bool = False) -> AsyncIterator[Setup]:
+    """The descriptor's network (emulated, or a real Open vSwitch lab) under a device
+    manager and a service reconciler, on a fresh SQLite store."""
+    with tempfile.TemporaryDirectory(prefix="nwb") as tmp:
         store = Store.open(f"sqlite:///{Path(tmp) / 'bench.db'}")
         inventory = Inventory(store, InProcessBus())
         inventory.import_topology(descriptor)
-        network = EmulatedNetwork.from_descriptor(descriptor)
-        plugins = {"emulated": EmulatedPlugin(network)}
-        manager = DeviceManager(store, plugins, backoff=Backoff(0.01))
+        plugin: DriverPlugin = (
+            OpenFlowPlugin(port=0)
+            if ovs
+            else EmulatedPlugin(EmulatedNetwork.from_descriptor(descriptor))
+        )
+        manager = DeviceManager(store, {plugin.name: plugin}, backoff=Backoff(0.01))
         reconciler = ServiceReconciler(store)
         waiter = Waiter()
         store.on_commit(waiter)
         await manager.start()
         await reconciler.start()
+        lab = None
+        if isinstance(plugin, OpenFlowPlugin):
+            options = LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}")
+            lab = Lab(descriptor, options, Path(tmp))
+            await asyncio.to_thread(lab.up)
         try:
             await until(lambda: len(manager.connected_devices()) == SWITCHES)
             yield Setup(store, inventory, waiter)
         finally:
             await reconciler.stop()
             await manager.stop()
+            if lab is not None:
+                await asyncio.to_thread(lab.down)
             store.close()
 
 
 async def main() -> None:
-    args = parser(__doc__ or "").parse_args()
+    command = parser(__doc__ or "")
+    command.add_argument("--ovs", action="store_true", help="single case on real OVS (root)")
+    args = command.parse_args()
     singles, many = (50, 200) if args.quick else (500, 1000)
+    if args.ovs:
+        print(f"a chain of {SWITCHES} Open vSwitch switches, 5 hops (10 flows), SQLite")
+        async with running(chain(1, "openflow"), ovs=True) as setup:
+            await single(setup, singles // 5)
+        return
     print(f"a chain of {SWITCHES} emulated switches, services of 5 hops (10 flows), SQLite")
     async with running(chain(1)) as setup:
         await single(setup, singles)
