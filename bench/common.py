@@ -50,3 +50,26 @@ def report(name: str, value: float, unit: str, baseline: float | None = None) ->
     ratio = "baseline" if baseline is None else f"{value / baseline:,.1f}x vs baseline"
     print(f"{name}: {_number(value)} {unit} ({ratio})", flush=True)
     return value
+
+
+def plot_cdf(path: str, title: str, series: dict[str, list[float]], unit: str) -> None:
+    """Save a PNG of the cumulative distribution of each series (values in `unit`)."""
+    import matplotlib  # only benchmarks that plot need it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
+    for label, values in series.items():
+        ordered = sorted(values)
+        fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
+        axes.step(ordered, fractions, where="post", label=label)
+    axes.set_xscale("log")
+    axes.set_xlabel(unit)
+    axes.set_ylabel("fraction of requests")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

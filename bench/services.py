@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from bench.common import Stopwatch, parser, report
+from bench.common import Stopwatch, parser, plot_cdf, report
 from netweave.bus import InProcessBus
 from netweave.controller import Backoff, DeviceManager
 from netweave.drivers import DriverPlugin
@@ -173,7 +173,7 @@ async def write_and_wait(setup: Setup, rules: list[ConfigRule]) -> float:
     return clock.seconds
 
 
-async def single(setup: Setup, count: int) -> None:
+async def single(setup: Setup, count: int, plot: str | None = None, where: str = "") -> None:
     created: list[float] = []
     captured: list[list[ConfigRule]] = []
     for i in range(count):
@@ -192,6 +192,16 @@ async def single(setup: Setup, count: int) -> None:
         await until(lambda: not setup.inventory.list_services())
     baseline = [await write_and_wait(setup, as_baseline(rules)) for rules in captured]
     warm = len(created) // 10  # the first ones pay for imports and caches
+    if plot:
+        plot_cdf(
+            plot,
+            f"service create -> active, 5 hops, {where}",
+            {
+                "rules write -> applied (baseline)": [t * 1000 for t in baseline[warm:]],
+                "service create -> active": [t * 1000 for t in created[warm:]],
+            },
+            "ms",
+        )
     for label, quantile in (("p50", 50), ("p99", 99)):
         base = percentile(baseline[warm:], quantile) * 1000
         report(f"single rules write -> applied {label}", base, "ms")
@@ -280,16 +290,17 @@ async def running(descriptor: TopologyDescriptor, ovs: bool = False) -> AsyncIte
 async def main() -> None:
     command = parser(__doc__ or "")
     command.add_argument("--ovs", action="store_true", help="single case on real OVS (root)")
+    command.add_argument("--plot", metavar="PNG", help="save the single case's CDF there")
     args = command.parse_args()
     singles, many = (50, 200) if args.quick else (500, 1000)
     if args.ovs:
         print(f"a chain of {SWITCHES} Open vSwitch switches, 5 hops (10 flows), SQLite")
         async with running(chain(1, "openflow"), ovs=True) as setup:
-            await single(setup, singles // 5)
+            await single(setup, singles // 5, args.plot, "real Open vSwitch")
         return
     print(f"a chain of {SWITCHES} emulated switches, services of 5 hops (10 flows), SQLite")
     async with running(chain(1)) as setup:
-        await single(setup, singles)
+        await single(setup, singles, args.plot, "emulated switches")
     async with running(chain(many)) as setup:
         await batch(setup, many)
 
