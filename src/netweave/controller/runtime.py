@@ -20,6 +20,7 @@ from netweave.controller.gateway_arp import GatewayArp
 from netweave.controller.monitoring import StatsCollector
 from netweave.controller.onboarding import Onboarding
 from netweave.controller.openflow_rules import OpenFlowControlRules
+from netweave.controller.service_kpis import ServiceThroughput
 from netweave.controller.templates import OnboardingTemplate
 from netweave.drivers import DriverPlugin
 from netweave.drivers.openflow import OpenFlowPlugin
@@ -43,7 +44,8 @@ class ControllerSettings:
     discovery_interval_s: float = 0.5
     discovery_timeout_s: float = 2.0
     statistics_interval_s: float = 1.0
-    """How often port counters are collected (when a time-series store is given)."""
+    """How often port and service counters are collected (when a time-series store is
+    given)."""
     templates: tuple[OnboardingTemplate, ...] = ()
     """Initial configuration of switches that connect (the first matching one applies)."""
     alarm_interval_s: float = 1.0
@@ -61,7 +63,8 @@ class Controller:
         tsdb: TimeSeriesStore | None = None,
         bus: EventBus | None = None,
     ) -> None:
-        """`tsdb`, when given, receives the port counters of every device; with a `bus`
+        """`tsdb`, when given, receives the port counters of every device and the traffic
+        counters of every service; with a `bus`
         too, alarm rules are evaluated on it and policies act on alarms and events."""
         self.settings = settings or ControllerSettings()
         s = self.settings
@@ -90,6 +93,11 @@ class Controller:
             if tsdb is not None
             else None
         )
+        self.service_throughput = (
+            ServiceThroughput(store, self.manager, tsdb, interval=s.statistics_interval_s)
+            if tsdb is not None and s.services
+            else None
+        )
         self.policies = PolicyEngine(store, bus) if bus is not None and tsdb is not None else None
         self.alarms = (
             AlarmService(store, tsdb, bus, interval=s.alarm_interval_s)
@@ -116,6 +124,8 @@ class Controller:
             self.gateway_arp.start()
         if self.statistics is not None:
             await self.statistics.start()
+        if self.service_throughput is not None:
+            await self.service_throughput.start()
         if self.policies is not None:
             await self.policies.start()
         if self.alarms is not None:
@@ -126,6 +136,8 @@ class Controller:
             await self.alarms.stop()
         if self.policies is not None:
             await self.policies.stop()
+        if self.service_throughput is not None:
+            await self.service_throughput.stop()
         if self.statistics is not None:
             await self.statistics.stop()
         if self.services is not None:

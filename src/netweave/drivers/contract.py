@@ -168,6 +168,25 @@ class StatisticsSource(Protocol):
         """The counters of every port."""
 
 
+class FlowCounters(Protocol):
+    """Counters of one rule the device forwards by (e.g. an OpenFlow flow), by its key."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def packets(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+
+
+@runtime_checkable
+class FlowStatisticsSource(Protocol):
+    """Optional: a driver with `capabilities.statistics` that also counts per rule."""
+
+    async def flow_stats(self) -> Sequence[FlowCounters]:
+        """The counters of every netweave rule that counts traffic."""
+
+
 @runtime_checkable
 class DriverPlugin(Protocol):
     """A kind of driver: started once, creates a `Driver` per device."""

@@ -34,6 +34,7 @@ from netweave.drivers.emulated._network import (
     DeviceChange,
     EmulatedNetwork,
     EmulationError,
+    FlowCounters,
     PortCounters,
     ReceivedFrame,
 )
@@ -104,6 +105,11 @@ class EmulatedDriver:
         """Frames and bytes each port sent (`send_packet`) and took in."""
         await self._session()
         return self._network.counters(self.device.name)
+
+    async def flow_stats(self) -> list[FlowCounters]:
+        """What each installed rule matched (see `EmulatedNetwork.count_flow`)."""
+        await self._session()
+        return self._network.flow_counters(self.device.name)
 
     def subscribe(self, handler: DriverEventHandler) -> Unsubscribe:
         self._handlers.append(handler)

@@ -51,6 +51,16 @@ class PortCounters:
     tx_errors: int = 0
 
 
+@dataclass(frozen=True)
+class FlowCounters:
+    """What an emulated rule has matched (the emulation forwards by links, not rules:
+    tests say what matched with `EmulatedNetwork.count_flow`)."""
+
+    key: str
+    packets: int = 0
+    bytes: int = 0
+
+
 DeviceChange = PortState | OperStatus | ReceivedFrame
 """What a watcher hears: a port's new state, the device's new status, or a frame."""
 
@@ -71,6 +81,7 @@ class _Device:
     rules: dict[str, JsonObject] = field(default_factory=dict)
     watchers: list[Callable[[DeviceChange], None]] = field(default_factory=list)
     counters: dict[int, PortCounters] = field(default_factory=dict)
+    flow_counters: dict[str, FlowCounters] = field(default_factory=dict)
 
     def count(self, port: int, direction: str, size: int) -> None:
         now = self.counters.get(port, PortCounters(port))
@@ -212,6 +223,20 @@ class EmulatedNetwork:
         numbers = sorted(p.number for p in dev.ports.values() if p.number is not None)
         return [dev.counters.get(number, PortCounters(number)) for number in numbers]
 
+    def flow_counters(self, device: str) -> list[FlowCounters]:
+        """The counters of every rule installed on `device`."""
+        dev = self._device(device)
+        return [dev.flow_counters.get(key, FlowCounters(key)) for key in dev.rules]
+
+    def count_flow(self, device: str, key: str, packets: int, octets: int) -> None:
+        """Count `packets` frames of `octets` bytes in all as matched by the installed
+        rule `key` of `device`."""
+        dev = self._device(device)
+        if key not in dev.rules:
+            raise EmulationError(f"device {device!r} holds no rule {key!r}")
+        now = dev.flow_counters.get(key, FlowCounters(key))
+        dev.flow_counters[key] = FlowCounters(key, now.packets + packets, now.bytes + octets)
+
     def rules(self, device: str) -> dict[str, JsonObject]:
         """A copy of the rule table of `device`: rule key -> value."""
         return copy.deepcopy(self._device(device).rules)
@@ -293,10 +318,11 @@ class EmulatedNetwork:
         self, device: str, install: Mapping[str, JsonObject], remove: Iterable[str] = ()
     ) -> None:
         """Install (or replace) the rules in `install` and remove the keys in `remove`."""
-        table = self._device(device).rules
-        table.update(copy.deepcopy(dict(install)))
+        dev = self._device(device)
+        dev.rules.update(copy.deepcopy(dict(install)))
         for key in remove:
-            table.pop(key, None)
+            dev.rules.pop(key, None)
+            dev.flow_counters.pop(key, None)
 
     def transmit(self, device: str, port_number: int, data: bytes) -> None:
         """Send the frame `data` out of the port of `device` numbered `port_number`."""

@@ -1,0 +1,171 @@
+"""Service throughput: the counters of the flows where traffic enters and leaves each
+service, into the time-series store, every `interval` seconds.
+
+A service's *edge* ports are the switch ports at both ends of its connections. At an edge
+port, the service's flows that match that in port (and no VLAN: frames from the host,
+not from a trunk) count what the service took in there, and those that output to it
+count what it delivered there. Per edge port, each round writes
+
+* ``service.rx_bytes`` / ``service.rx_packets``: taken in from that port,
+* ``service.tx_bytes`` / ``service.tx_packets``: delivered out of that port,
+
+tagged ``service`` (its name), ``device`` and ``port`` (the edge switch port's names).
+A service's throughput is a ``rate`` query over ``service.rx_bytes`` with
+``service=<name>``; rx at one end minus tx at the other is what the service lost
+(e.g. dropped by its meter). Counters come from drivers that are a
+`FlowStatisticsSource`, keyed like the rules (an OpenFlow flow's cookie is its key's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from netweave.assurance import SampleBatch, SeriesKey, TimeSeriesStore, series_key
+from netweave.controller.device_manager import DeviceManager
+from netweave.drivers import DeviceUnreachableError, DriverError
+from netweave.drivers.contract import FlowStatisticsSource
+from netweave.model import ConfigRule, JsonObject, RuleAction
+from netweave.services import owner_of
+from netweave.store import Repository, Store
+from netweave.tasks import every, stop_task
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("rx", "tx")
+
+
+@dataclass(frozen=True)
+class EdgeFlows:
+    """The flows counting one service's traffic at one edge port, per direction."""
+
+    tags: dict[str, str]
+    device_id: str
+    rx: frozenset[str]  # rule keys
+    tx: frozenset[str]
+
+
+def edge_flows(repo: Repository) -> list[EdgeFlows]:
+    """The counting flows of every service at each of its edge ports."""
+    devices = {d.id: d.name for d in repo.devices.list()}
+    found: list[EdgeFlows] = []
+    for service in repo.services.list():
+        edges = {
+            endpoint_id
+            for connection in repo.connections.list(scope=service.id)
+            if connection.hops
+            for endpoint_id in (
+                connection.hops[0].ingress_endpoint_id,
+                connection.hops[-1].egress_endpoint_id,
+            )
+        }
+        flows = [
+            rule
+            for rule in repo.rules.list(owner=owner_of(service.id))
+            if rule.action is RuleAction.SET and rule.value.get("kind") == "flow"
+        ]
+        for endpoint_id in sorted(edges):
+            port = repo.endpoints.find(endpoint_id)
+            if port is None or port.number is None:
+                continue
+            here = [rule for rule in flows if rule.device_id == port.device_id]
+            found.append(
+                EdgeFlows(
+                    tags={
+                        "service": service.name,
+                        "device": devices.get(port.device_id, port.device_id),
+                        "port": port.name,
+                    },
+                    device_id=port.device_id,
+                    rx=_keys(here, _takes_in, port.number),
+                    tx=_keys(here, _delivers, port.number),
+                )
+            )
+    return found
+
+
+def _keys(
+    rules: Iterable[ConfigRule], test: Callable[[JsonObject, int], bool], port: int
+) -> frozenset[str]:
+    return frozenset(rule.key for rule in rules if test(rule.value, port))
+
+
+def _takes_in(value: JsonObject, port: int) -> bool:
+    match = value.get("match")
+    return isinstance(match, dict) and match.get("in_port") == port and "vlan_vid" not in match
+
+
+def _delivers(value: JsonObject, port: int) -> bool:
+    actions = value.get("actions")
+    return isinstance(actions, list) and any(
+        isinstance(a, dict) and a.get("type") == "output" and a.get("port") == port for a in actions
+    )
+
+
+class ServiceThroughput:
+    """Polls the flow counters of the services' edge switches; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        manager: DeviceManager,
+        tsdb: TimeSeriesStore,
+        *,
+        interval: float = 1.0,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._store = store
+        self._manager = manager
+        self._tsdb = tsdb
+        self.interval = interval
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.ensure_future(
+            every(self.interval, self.collect_once, "service throughput round")
+        )
+
+    async def stop(self) -> None:
+        await stop_task(self._task)
+
+    async def collect_once(self) -> int:
+        """One round over every service; returns how many samples were written."""
+        with self._store.read() as repo:
+            edges = edge_flows(repo)
+        counters = {
+            device_id: await self._flow_counters(device_id)
+            for device_id in {edge.device_id for edge in edges}
+        }
+        samples: list[tuple[SeriesKey, int, float]] = []
+        for edge in edges:
+            flows = counters[edge.device_id]
+            if flows is None:
+                continue
+            now = self._clock()
+            for direction, keys in zip(DIRECTIONS, (edge.rx, edge.tx), strict=True):
+                counted = [flows[key] for key in keys if key in flows]
+                for unit, index in (("bytes", 1), ("packets", 0)):
+                    total = float(sum(pair[index] for pair in counted))
+                    samples.append(
+                        (series_key(f"service.{direction}_{unit}", edge.tags), now, total)
+                    )
+        if samples:
+            self._tsdb.write(SampleBatch.of(samples))
+        return len(samples)
+
+    async def _flow_counters(self, device_id: str) -> dict[str, tuple[int, int]] | None:
+        """(packets, bytes) of each counted rule of the device, by key; None if the device
+        cannot say now."""
+        driver = self._manager.driver(device_id)
+        if not isinstance(driver, FlowStatisticsSource) or not driver.capabilities.statistics:
+            return None
+        try:
+            stats = await driver.flow_stats()
+        except (DeviceUnreachableError, DriverError) as exc:
+            log.debug("no flow statistics from %s: %s", device_id, exc)
+            return None
+        return {flow.key: (flow.packets, flow.bytes) for flow in stats}
