@@ -1,13 +1,19 @@
 """Assurance: monitoring (an embedded time-series store, line-protocol ingest, Prometheus
 exposition).
 
-`EmbeddedTSDB` implements `TimeSeriesStore`: write `SampleBatch`es (build one with
+`EmbeddedTSDB` (and `PrometheusTSDB`, kept in a Prometheus server) implement
+`TimeSeriesStore`: write `SampleBatch`es (build one with
 `SampleBatch.of`, or parse InfluxDB line protocol with `parse` / a long-lived
 `lineproto.LineParser`), ask `Query`s, call `maintain` periodically and `close` at the
 end. `exposition.render` writes the Prometheus text format.
 """
 
 from netweave.assurance.lineproto import LineError, LineProtocolError, Parsed, parse
+from netweave.assurance.prometheus import (
+    PrometheusError,
+    PrometheusTSDB,
+    PrometheusUnavailableError,
+)
 from netweave.assurance.query import (
     AGGREGATIONS,
     MaintenanceReport,
@@ -29,6 +35,9 @@ __all__ = [
     "LineProtocolError",
     "MaintenanceReport",
     "Parsed",
+    "PrometheusError",
+    "PrometheusTSDB",
+    "PrometheusUnavailableError",
     "Query",
     "QueryResult",
     "ResultSeries",
