@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(openvswitch-switch iproute2 iputils-ping iperf3 ethtool postgresql tcpdump chromium mininet)
+APT_PACKAGES=(openvswitch-switch iproute2 iputils-ping iperf3 ethtool postgresql tcpdump chromium mininet prometheus)
 
 if [ "$(id -u)" = 0 ]; then
     missing=()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -18,7 +19,13 @@ import uvicorn
 from rich.console import Console
 
 from netweave.api import create_app, inventory_of
-from netweave.assurance import EmbeddedTSDB
+from netweave.assurance import (
+    EmbeddedTSDB,
+    PrometheusError,
+    PrometheusTSDB,
+    PrometheusUnavailableError,
+    TimeSeriesStore,
+)
 from netweave.bus import InProcessBus
 from netweave.cli import render
 from netweave.cli.client import ApiClient, ApiError, ServerUnreachable
@@ -121,6 +128,28 @@ def _names(client: ApiClient) -> render.Names:
 # -- serve ----------------------------------------------------------------------------
 
 
+class MetricsBackend(StrEnum):
+    embedded = "embedded"
+    prometheus = "prometheus"
+
+
+def metrics_store(
+    backend: MetricsBackend, metrics_dir: Path | None, prometheus_url: str
+) -> TimeSeriesStore:
+    """The KPI store `serve` uses; a Prometheus server must answer at once."""
+    if backend is MetricsBackend.embedded:
+        return EmbeddedTSDB(metrics_dir)
+    if metrics_dir is not None:
+        raise typer.BadParameter("only for --metrics-backend embedded", param_hint="--metrics-dir")
+    tsdb = PrometheusTSDB(prometheus_url)
+    try:
+        tsdb.stats()
+    except (PrometheusUnavailableError, PrometheusError) as exc:
+        err.print(f"error: --prometheus-url: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    return tsdb
+
+
 @app.command()
 def serve(
     host: str = "127.0.0.1",
@@ -145,10 +174,20 @@ def serve(
             envvar="NETWEAVE_METRICS_DIR", help="where KPIs are kept (default: in memory only)"
         ),
     ] = None,
+    metrics_backend: Annotated[
+        MetricsBackend, typer.Option(help="keep KPIs in this process or in a Prometheus server")
+    ] = MetricsBackend.embedded,
+    prometheus_url: Annotated[
+        str,
+        typer.Option(
+            envvar="NETWEAVE_PROMETHEUS_URL",
+            help="server started with --web.enable-remote-write-receiver",
+        ),
+    ] = "http://127.0.0.1:9090",
 ) -> None:
     """Run the controller and its REST API."""
+    tsdb = metrics_store(metrics_backend, metrics_dir, prometheus_url)
     store = Store.open(db)
-    tsdb = EmbeddedTSDB(metrics_dir)
     settings = ControllerSettings(
         openflow_host=openflow_host, openflow_port=openflow_port, forwarding=forwarding
     )
