@@ -6,8 +6,10 @@ queries are translated to PromQL over ``/api/v1/query_range`` and ``/api/v1/quer
 
 Names: a metric becomes a Prometheus metric name by replacing every character outside
 ``[a-zA-Z0-9_:]`` with ``_`` (``port.tx_bytes`` → ``port_tx_bytes``), tag keys become label
-names the same way (``:`` excepted). Results carry the metric name as asked and the label
-names as stored, so tag keys round-trip only when they are valid label names already.
+names the same way (``:`` excepted). Results carry the metric name as asked (`latest`
+without a metric: as stored) and the label names as stored, so tag keys round-trip only
+when they are valid label names already. Times are kept in milliseconds. The server
+refuses a whole write when one sample is too old for its head block.
 
 Semantics that differ from `EmbeddedTSDB`: ``rate`` is Prometheus' ``rate`` (extrapolated to
 the bucket edges); a grouped percentile is the percentile of the per-series percentiles;
