@@ -107,3 +107,26 @@ async def test_service_throughput_matches_iperf3(h1_h2: Running) -> None:
     )
     assert taken_in == pytest.approx(iperf_bps, rel=0.2)
     assert delivered == pytest.approx(iperf_bps, rel=0.2)
+
+
+async def test_latency_probes_cross_the_service_both_ways(h1_h2: Running) -> None:
+    def latencies() -> dict[str, float]:
+        return {
+            key.tag_dict()["device"]: value
+            for key, _, value in h1_h2.tsdb.latest()
+            if key.metric == "service.latency_ms" and key.tag_dict()["service"] == "h1-h2"
+        }
+
+    await eventually(lambda: len(latencies()) == 2, within=10)
+    probes = h1_h2.controller.probes
+    assert probes is not None
+    found = latencies()
+    print(
+        "probe latency (controller -> switch -> path -> switch -> controller): "
+        + ", ".join(f"from {d} {ms:.2f} ms" for d, ms in sorted(found.items()))
+        + f"; lost {probes.lost}"
+    )
+    assert set(found) == {"s1", "s3"}
+    assert all(0 < ms < 100 for ms in found.values())
+    argv = ["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.0.0.2"]  # the hosts still talk
+    assert (await asyncio.to_thread(h1_h2.lab.exec, "h1", argv)).returncode == 0

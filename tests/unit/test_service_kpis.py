@@ -1,7 +1,10 @@
-"""Service throughput from the counters of a service's edge flows (emulated switches)."""
+"""Service KPIs on emulated switches: throughput from the counters of a service's edge
+flows; latency probes (punt rules kept in step, probes injected, their round trip
+written)."""
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,11 +14,19 @@ import pytest
 from netweave.assurance import EmbeddedTSDB, Query
 from netweave.bus import InProcessBus
 from netweave.controller import Backoff, DeviceManager
+from netweave.controller.probes import ETH_PROBE, PROBE_PRIORITY, LatencyProbes, build_probe
+from netweave.controller.probes import OWNER as PROBES_OWNER
 from netweave.controller.service_kpis import ServiceThroughput
-from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin, EmulationError
+from netweave.drivers import PacketIn
+from netweave.drivers.emulated import (
+    EmulatedDriver,
+    EmulatedNetwork,
+    EmulatedPlugin,
+    EmulationError,
+)
 from netweave.inventory import Inventory, load_descriptor
 from netweave.inventory.inputs import ServiceCreate
-from netweave.model import ServiceStatus
+from netweave.model import ConfigRule, RuleStatus, ServiceStatus
 from netweave.model.ids import device_id, service_id
 from netweave.services import ServiceReconciler, owner_of
 from netweave.store import Store
@@ -40,6 +51,7 @@ SECOND = 1_000_000_000
 @dataclass
 class Net:
     store: Store
+    inventory: Inventory
     network: EmulatedNetwork
     manager: DeviceManager
 
@@ -71,7 +83,7 @@ async def net(store: Store) -> AsyncIterator[Net]:
                 return repo.services.get(service_id("h1-h2")).status is ServiceStatus.ACTIVE
 
         await eventually(active)
-        yield Net(store, network, manager)
+        yield Net(store, inventory, network, manager)
     finally:
         await reconciler.stop()
         await manager.stop()
@@ -142,3 +154,76 @@ async def test_an_unreachable_edge_switch_is_skipped(net: Net) -> None:
 async def test_counting_a_rule_the_switch_lacks_is_refused(net: Net) -> None:
     with pytest.raises(EmulationError, match="holds no rule '/flow/nope'"):
         net.network.count_flow("s1", "/flow/nope", 1, 1)
+
+
+# -- latency probes ------------------------------------------------------------------------
+def tagged(frame: bytes, vlan: int) -> bytes:
+    return frame[:12] + struct.pack("!HH", 0x8100, vlan) + frame[12:]
+
+
+def probe_rules(store: Store) -> list[ConfigRule]:
+    with store.read() as repo:
+        return repo.rules.list(owner=PROBES_OWNER)
+
+
+async def test_probes_punt_at_the_far_end_and_their_round_trip_is_written(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    injected: list[tuple[str, int, bytes]] = []
+
+    async def inject(driver: EmulatedDriver, in_port: int, data: bytes) -> None:
+        injected.append((driver.device.name, in_port, data))
+
+    monkeypatch.setattr(EmulatedDriver, "inject_packet", inject, raising=False)
+    now = [0]
+    tsdb = EmbeddedTSDB()
+    probes = LatencyProbes(net.store, net.manager, tsdb, clock=lambda: now[0])
+    assert await probes.probe_once() == 0  # punt rules written, not on the switches yet
+    await eventually(lambda: [r.status for r in probe_rules(net.store)] == [RuleStatus.APPLIED] * 2)
+    with net.store.read() as repo:
+        [connection] = repo.connections.list(scope=service_id("h1-h2"))
+    vlan = connection.vlan_id
+    assert vlan is not None
+    match = {"in_port": 1, "eth_type": ETH_PROBE, "vlan_vid": vlan}
+    punt = {"type": "output", "port": "controller"}
+    for switch in ("s1", "s2"):
+        [value] = [v for k, v in net.network.rules(switch).items() if "eth_type" in k]
+        assert (value["priority"], value["match"], value["actions"]) == (
+            PROBE_PRIORITY,
+            match,
+            [punt],
+        )
+
+    assert await probes.probe_once() == 2
+    assert sorted((device, port) for device, port, _ in injected) == [("s1", 2), ("s2", 2)]
+    [from_h1] = [frame for device, _, frame in injected if device == "s1"]
+    now[0] += 3_000_000
+    back = PacketIn(device_id=device_id("s2"), in_port=1, data=tagged(from_h1, vlan))
+    probes.handle_packet(back)
+    probes.handle_packet(back)  # a copy, or a replay by a host: already answered
+    forged = PacketIn(device_id=device_id("s2"), in_port=1, data=tagged(build_probe(7), vlan))
+    probes.handle_packet(forged)
+    [(key, _, latency)] = tsdb.latest()
+    assert key.metric == "service.latency_ms"
+    assert key.tag_dict() == {"service": "h1-h2", "device": "s1", "port": "eth2"}
+    assert latency == pytest.approx(3.0)
+
+    now[0] += 3_000_000_000  # the probe from h2's side never came back
+    await probes.probe_once()
+    assert probes.lost == 1
+
+
+async def test_a_deleted_service_loses_its_probe_punts(net: Net) -> None:
+    probes = LatencyProbes(net.store, net.manager, EmbeddedTSDB())
+    await probes.probe_once()
+    assert len(probe_rules(net.store)) == 2
+    net.inventory.delete_service("h1-h2")
+
+    def gone() -> bool:
+        with net.store.read() as repo:
+            return repo.services.find(service_id("h1-h2")) is None
+
+    await eventually(gone)
+    await probes.probe_once()
+    await eventually(lambda: not probe_rules(net.store))
+    assert not any("eth_type" in key for s in ("s1", "s2") for key in net.network.rules(s))

@@ -20,6 +20,7 @@ from netweave.controller.gateway_arp import GatewayArp
 from netweave.controller.monitoring import StatsCollector
 from netweave.controller.onboarding import Onboarding
 from netweave.controller.openflow_rules import OpenFlowControlRules
+from netweave.controller.probes import LatencyProbes
 from netweave.controller.service_kpis import ServiceThroughput
 from netweave.controller.templates import OnboardingTemplate
 from netweave.drivers import DriverPlugin
@@ -48,6 +49,9 @@ class ControllerSettings:
     given)."""
     templates: tuple[OnboardingTemplate, ...] = ()
     """Initial configuration of switches that connect (the first matching one applies)."""
+    probe_interval_s: float = 1.0
+    """How often each p2p service's latency is probed (with a time-series store and
+    without default forwarding, whose packet-in handler would flood the punted probes)."""
     alarm_interval_s: float = 1.0
     """How often alarm rules are evaluated (when a time-series store and a bus are given)."""
 
@@ -98,6 +102,11 @@ class Controller:
             if tsdb is not None and s.services
             else None
         )
+        self.probes = (
+            LatencyProbes(store, self.manager, tsdb, interval=s.probe_interval_s)
+            if tsdb is not None and s.services and not s.forwarding
+            else None
+        )
         self.policies = PolicyEngine(store, bus) if bus is not None and tsdb is not None else None
         self.alarms = (
             AlarmService(store, tsdb, bus, interval=s.alarm_interval_s)
@@ -126,6 +135,8 @@ class Controller:
             await self.statistics.start()
         if self.service_throughput is not None:
             await self.service_throughput.start()
+        if self.probes is not None:
+            await self.probes.start()
         if self.policies is not None:
             await self.policies.start()
         if self.alarms is not None:
@@ -136,6 +147,8 @@ class Controller:
             await self.alarms.stop()
         if self.policies is not None:
             await self.policies.stop()
+        if self.probes is not None:
+            await self.probes.stop()
         if self.service_throughput is not None:
             await self.service_throughput.stop()
         if self.statistics is not None:

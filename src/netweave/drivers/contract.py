@@ -125,6 +125,14 @@ class PacketIO(Protocol):
         """Emit the Ethernet frame `data` out of port number `port`."""
 
 
+@runtime_checkable
+class PacketInjector(Protocol):
+    """Optional: a driver that can run a frame through the device's own forwarding."""
+
+    async def inject_packet(self, in_port: int, data: bytes) -> None:
+        """Forward the frame `data` as if it had arrived on port number `in_port`."""
+
+
 class PortCounters(Protocol):
     """Counters of one port since it came up (OpenFlow port stats carry exactly these)."""
 

@@ -91,14 +91,19 @@ def meter_config_request() -> Any:
     return parser.OFPMeterConfigStatsRequest(_DATAPATH)
 
 
-def packet_out(port: int, data: bytes) -> Any:
+def packet_out(port: int, data: bytes, in_port: int = ofp.OFPP_CONTROLLER) -> Any:
     return parser.OFPPacketOut(
         _DATAPATH,
         buffer_id=ofp.OFP_NO_BUFFER,
-        in_port=ofp.OFPP_CONTROLLER,
+        in_port=in_port,
         actions=[parser.OFPActionOutput(port, 0)],
         data=data,
     )
+
+
+def table_packet_out(in_port: int, data: bytes) -> Any:
+    """A packet-out that runs `data` through the flow tables as if it came in on `in_port`."""
+    return packet_out(ofp.OFPP_TABLE, data, in_port)
 
 
 def packet_in_reason(reason: int) -> str:

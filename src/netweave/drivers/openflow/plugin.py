@@ -12,7 +12,7 @@ import itertools
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from netweave.drivers.contract import (
     Capabilities,
@@ -147,11 +147,12 @@ class OpenFlowDriver:
 
     async def send_packet(self, port: int, data: bytes) -> None:
         """Emit the Ethernet frame `data` out of port number `port` (a packet-out)."""
-        session = self._session()
-        try:
-            session.send(codec.encode(codec.packet_out(port, data), session.next_xid()))
-        except SessionClosedError as exc:
-            raise self._unreachable(exc) from exc
+        self._send(codec.packet_out(port, data))
+
+    async def inject_packet(self, in_port: int, data: bytes) -> None:
+        """Run the frame `data` through the switch's flow tables as if it had arrived on
+        port number `in_port` (a packet-out to ``OFPP_TABLE``)."""
+        self._send(codec.table_packet_out(in_port, data))
 
     async def flow_stats(self) -> list[FlowStats]:
         """Counters of every netweave flow on the switch."""
@@ -207,6 +208,13 @@ class OpenFlowDriver:
                 f"switch {self.datapath_id} ({self.device.name}) is not connected"
             )
         return session
+
+    def _send(self, message: Any) -> None:
+        session = self._session()
+        try:
+            session.send(codec.encode(message, session.next_xid()))
+        except SessionClosedError as exc:
+            raise self._unreachable(exc) from exc
 
     def _unreachable(self, exc: Exception) -> DeviceUnreachableError:
         return DeviceUnreachableError(f"switch {self.datapath_id} ({self.device.name}): {exc}")
