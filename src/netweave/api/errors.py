@@ -1,4 +1,4 @@
-"""Inventory errors as HTTP responses, in the shape of FastAPI's own 422 body:
+"""Inventory (and metrics-backend) errors as HTTP responses, in the shape of FastAPI's own 422 body:
 ``{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`` (plus ``line`` for
 descriptor problems)."""
 
@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from netweave.assurance import PrometheusError, PrometheusUnavailableError
 from netweave.inventory import InventoryError
 
 
@@ -47,5 +48,14 @@ async def _inventory_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status)
 
 
+async def _backend_error(_request: Request, exc: Exception) -> JSONResponse:
+    """The metrics backend (a Prometheus server) unreachable (503) or refusing (502)."""
+    status = 503 if isinstance(exc, PrometheusUnavailableError) else 502
+    item = ErrorItem(loc=["metrics-backend"], msg=str(exc), type="backend")
+    return JSONResponse(ErrorBody(detail=[item]).model_dump(mode="json", exclude_none=True), status)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InventoryError, _inventory_error)
+    app.add_exception_handler(PrometheusError, _backend_error)
+    app.add_exception_handler(PrometheusUnavailableError, _backend_error)
