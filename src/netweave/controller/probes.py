@@ -14,7 +14,7 @@ What it measures: controller -> first switch (control channel), the switches and
 of the service path one way, last switch -> controller. It is an upper bound of the
 path's one-way latency; on one host, the two control-channel legs dominate.
 
-A probe carries a random 64-bit token only it knows, so frames a host forges with the
+A probe carries a random 64-bit token only the controller knows, so frames a host forges with the
 probe ethertype are ignored; a probe not back within `timeout` is forgotten (counted in
 ``lost``).
 """
@@ -67,7 +67,7 @@ def build_probe(token: int) -> bytes:
 def parse_probe(frame: bytes) -> int | None:
     """The token of a probe frame (tagged or not), or None if `frame` is not a probe."""
     ethernet = packets.parse_ethernet(frame)
-    if ethernet is None or ethernet.ethertype != ETH_PROBE or len(ethernet.payload) < 12:
+    if ethernet is None or ethernet.ethertype != ETH_PROBE or len(ethernet.payload) < _HEADER.size:
         return None
     magic, token = _HEADER.unpack_from(ethernet.payload)
     return int(token) if magic == _MAGIC else None
