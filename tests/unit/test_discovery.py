@@ -154,3 +154,23 @@ async def test_forwarding_installs_shortest_path_rules_and_floods_edges(lab: Lab
     finally:
         await forwarding.stop()
         await h2.disconnect()
+
+
+async def test_forwarding_leaves_the_controllers_own_probes_alone(lab: Lab) -> None:
+    forwarding = Forwarding(lab.store, lab.manager, lab.discovery, OpenFlowControlRules(OWNER))
+    h2_frames: list[bytes] = []
+    h2 = EmulatedPlugin(lab.network).create(Device(id="h2", name="h2", type=DeviceType.HOST))
+    await h2.connect()
+    h2.subscribe(
+        lambda event: h2_frames.append(event.data) if isinstance(event, PacketIn) else None
+    )
+    try:
+        await eventually(lambda: _canonical(lab) == SWITCH_LINKS)
+        probe = pk.ethernet(pk.BROADCAST, H1, pk.ETH_PROBE, bytes(46))
+        arp = _arp_from(H1, "10.0.0.1")
+        for frame in (probe, arp):
+            forwarding.handle_packet(PacketIn(device_id=device_id("s1"), in_port=3, data=frame))
+        await eventually(lambda: arp in h2_frames)
+        assert probe not in h2_frames
+    finally:
+        await h2.disconnect()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import struct
 
 from netweave.controller import packets
-from netweave.controller.probes import ETH_PROBE, build_probe, parse_probe
+from netweave.controller.packets import ETH_PROBE
+from netweave.controller.probes import build_probe, parse_probe
 from netweave.drivers.openflow import codec
 
 OFPP_TABLE = 0xFFFFFFF9

@@ -14,8 +14,9 @@ import pytest
 from netweave.assurance import EmbeddedTSDB, Query
 from netweave.bus import InProcessBus
 from netweave.controller import Backoff, DeviceManager
-from netweave.controller.probes import ETH_PROBE, PROBE_PRIORITY, LatencyProbes, build_probe
+from netweave.controller.packets import ETH_PROBE
 from netweave.controller.probes import OWNER as PROBES_OWNER
+from netweave.controller.probes import PROBE_PRIORITY, LatencyProbes, build_probe
 from netweave.controller.service_kpis import ServiceThroughput
 from netweave.drivers import PacketIn
 from netweave.drivers.emulated import (

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 OWNER = "forwarding"
 DUPLICATE_WINDOW_S = 0.2
+_NOT_FORWARDED = frozenset({packets.ETH_LLDP, packets.ETH_PROBE})  # the controller's own
 
 
 class ForwardingRules(Protocol):
@@ -177,7 +178,7 @@ class Forwarding:
     # -- packets the switches could not forward ------------------------------------------------
     def handle_packet(self, packet: PacketIn) -> None:
         frame = packets.parse_ethernet(packet.data)
-        if frame is None or frame.ethertype == packets.ETH_LLDP or self._duplicate(packet.data):
+        if frame is None or frame.ethertype in _NOT_FORWARDED or self._duplicate(packet.data):
             return
         target = self._discovery.hosts.get(frame.dst)
         if target is not None:

@@ -14,6 +14,7 @@ ETH_LLDP = 0x88CC
 ETH_ARP = 0x0806
 ETH_IPV4 = 0x0800
 ETH_VLAN = 0x8100
+ETH_PROBE = 0x88B5  # IEEE 802 local experimental ethertype 1: latency probes
 LLDP_MULTICAST = "01:80:c2:00:00:0e"
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 

@@ -50,7 +50,6 @@ from netweave.tasks import every, stop_task
 log = logging.getLogger(__name__)
 
 OWNER = "probes"
-ETH_PROBE = 0x88B5  # IEEE 802 local experimental ethertype 1
 PROBE_PRIORITY = SERVICE_PRIORITY + 1
 PROBE_DST = "02:4e:57:00:00:02"
 PROBE_SRC = "02:4e:57:00:00:01"
@@ -60,14 +59,18 @@ _HEADER = struct.Struct("!4sQ")  # magic, token
 
 def build_probe(token: int) -> bytes:
     """The probe frame carrying `token` (padded to Ethernet's 60-byte minimum)."""
-    frame = packets.ethernet(PROBE_DST, PROBE_SRC, ETH_PROBE, _HEADER.pack(_MAGIC, token))
+    frame = packets.ethernet(PROBE_DST, PROBE_SRC, packets.ETH_PROBE, _HEADER.pack(_MAGIC, token))
     return frame.ljust(60, b"\0")
 
 
 def parse_probe(frame: bytes) -> int | None:
     """The token of a probe frame (tagged or not), or None if `frame` is not a probe."""
     ethernet = packets.parse_ethernet(frame)
-    if ethernet is None or ethernet.ethertype != ETH_PROBE or len(ethernet.payload) < _HEADER.size:
+    if (
+        ethernet is None
+        or ethernet.ethertype != packets.ETH_PROBE
+        or len(ethernet.payload) < _HEADER.size
+    ):
         return None
     magic, token = _HEADER.unpack_from(ethernet.payload)
     return int(token) if magic == _MAGIC else None
@@ -151,7 +154,7 @@ def _punt(delivery: ConfigRule) -> ConfigRule:
     flow = FlowRule.model_validate(
         {
             "priority": PROBE_PRIORITY,
-            "match": {**(match if isinstance(match, dict) else {}), "eth_type": ETH_PROBE},
+            "match": {**(match if isinstance(match, dict) else {}), "eth_type": packets.ETH_PROBE},
             "actions": [{"type": "output", "port": "controller"}],
         }
     )

@@ -50,8 +50,7 @@ class ControllerSettings:
     templates: tuple[OnboardingTemplate, ...] = ()
     """Initial configuration of switches that connect (the first matching one applies)."""
     probe_interval_s: float = 1.0
-    """How often each p2p service's latency is probed (with a time-series store and
-    without default forwarding, whose packet-in handler would flood the punted probes)."""
+    """How often each p2p service's latency is probed (with a time-series store)."""
     alarm_interval_s: float = 1.0
     """How often alarm rules are evaluated (when a time-series store and a bus are given)."""
 
@@ -104,7 +103,7 @@ class Controller:
         )
         self.probes = (
             LatencyProbes(store, self.manager, tsdb, interval=s.probe_interval_s)
-            if tsdb is not None and s.services and not s.forwarding
+            if tsdb is not None and s.services
             else None
         )
         self.policies = PolicyEngine(store, bus) if bus is not None and tsdb is not None else None
