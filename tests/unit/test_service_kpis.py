@@ -26,7 +26,7 @@ from netweave.drivers.emulated import (
     EmulationError,
 )
 from netweave.inventory import Inventory, load_descriptor
-from netweave.inventory.inputs import ServiceCreate
+from netweave.inventory.inputs import LinkUpdate, ServiceCreate, ServiceUpdate
 from netweave.model import ConfigRule, RuleStatus, ServiceStatus
 from netweave.model.ids import device_id, service_id
 from netweave.services import ServiceReconciler, owner_of
@@ -228,3 +228,32 @@ async def test_a_deleted_service_loses_its_probe_punts(net: Net) -> None:
     await probes.probe_once()
     await eventually(lambda: not probe_rules(net.store))
     assert not any("eth_type" in key for s in ("s1", "s2") for key in net.network.rules(s))
+
+
+async def test_a_metered_service_reports_what_reached_its_meters(net: Net) -> None:
+    for link in net.inventory.list_links():  # the line has no capacities: give it some
+        net.inventory.update_link(link.id, LinkUpdate(capacity_bps=1_000_000_000))
+    limit = {"constraints": {"bandwidth_bps": 10_000_000}}
+    net.inventory.update_service("h1-h2", ServiceUpdate.model_validate(limit))
+
+    def metered() -> bool:
+        values = net.network.rules("s1").values()
+        return any(v.get("kind") == "meter" for v in values) and any(
+            v.get("meter_id") for v in values if v.get("kind") == "flow"
+        )
+
+    await eventually(metered)
+    entry = net.flow("s1", "match=in_port=2")  # from h1: the metered ingress flow
+    await eventually(lambda: "meter_id" in net.network.rules("s1")[entry])
+    net.network.count_flow("s1", entry, 10, 15_000)
+    tsdb = EmbeddedTSDB()
+    await ServiceThroughput(net.store, net.manager, tsdb).collect_once()
+    meters = {
+        (key.metric, key.tag_dict()["device"]): value
+        for key, _, value in tsdb.latest()
+        if key.metric.startswith("service.meter_")
+    }
+    assert meters[("service.meter_in_bytes", "s1")] == 15_000
+    assert meters[("service.meter_in_packets", "s1")] == 10
+    assert meters[("service.meter_dropped_packets", "s1")] == 0
+    assert ("service.meter_in_bytes", "s2") in meters  # the other direction's meter

@@ -11,9 +11,15 @@ count what it delivered there. Per edge port, each round writes
 
 tagged ``service`` (its name), ``device`` and ``port`` (the edge switch port's names).
 A service's throughput is a ``rate`` query over ``service.rx_bytes`` with
-``service=<name>``; rx at one end minus tx at the other is what the service lost
-(e.g. dropped by its meter). Counters come from drivers that are a
-`FlowStatisticsSource`, keyed like the rules (an OpenFlow flow's cookie is its key's).
+``service=<name>``; rx at one end minus tx at the other is what the service lost.
+Counters come from drivers that are a `FlowStatisticsSource`, keyed like the rules (an
+OpenFlow flow's cookie is its key's).
+
+A service with a bandwidth has a meter per direction; from drivers that are a
+`MeterStatisticsSource` each round also writes ``service.meter_in_bytes`` /
+``_packets`` (what reached the meter) and ``service.meter_dropped_bytes`` / ``_packets``
+(what its band dropped: traffic above the service's bandwidth), tagged ``service``,
+``device`` and ``meter``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 from netweave.assurance import SampleBatch, SeriesKey, TimeSeriesStore, series_key
 from netweave.controller.device_manager import DeviceManager
 from netweave.drivers import DeviceUnreachableError, DriverError
-from netweave.drivers.contract import FlowStatisticsSource
+from netweave.drivers.contract import FlowStatisticsSource, MeterStatisticsSource
 from netweave.model import ConfigRule, JsonObject, RuleAction
 from netweave.services import owner_of
 from netweave.store import Repository, Store
@@ -87,6 +93,42 @@ def edge_flows(repo: Repository) -> list[EdgeFlows]:
     return found
 
 
+@dataclass(frozen=True)
+class ServiceMeter:
+    """One meter of one service, on one device."""
+
+    tags: dict[str, str]
+    device_id: str
+    meter_id: int
+
+
+def service_meters(repo: Repository) -> list[ServiceMeter]:
+    """The meters the services' rules install."""
+    devices = {d.id: d.name for d in repo.devices.list()}
+    return [
+        ServiceMeter(
+            tags={
+                "service": service.name,
+                "device": devices.get(rule.device_id, rule.device_id),
+                "meter": str(rule.value["meter_id"]),
+            },
+            device_id=rule.device_id,
+            meter_id=int(rule.value["meter_id"]),
+        )
+        for service in repo.services.list()
+        for rule in repo.rules.list(owner=owner_of(service.id))
+        if rule.action is RuleAction.SET and rule.value.get("kind") == "meter"
+    ]
+
+
+METER_SERIES = (
+    ("meter_in_bytes", "bytes_in"),
+    ("meter_in_packets", "packets_in"),
+    ("meter_dropped_bytes", "dropped_bytes"),
+    ("meter_dropped_packets", "dropped_packets"),
+)
+
+
 def _keys(
     rules: Iterable[ConfigRule], test: Callable[[JsonObject, int], bool], port: int
 ) -> frozenset[str]:
@@ -136,6 +178,7 @@ class ServiceThroughput:
         """One round over every service; returns how many samples were written."""
         with self._store.read() as repo:
             edges = edge_flows(repo)
+            meters = service_meters(repo)
         counters = {
             device_id: await self._flow_counters(device_id)
             for device_id in {edge.device_id for edge in edges}
@@ -153,9 +196,34 @@ class ServiceThroughput:
                     samples.append(
                         (series_key(f"service.{direction}_{unit}", edge.tags), now, total)
                     )
+        samples += await self._meter_samples(meters)
         if samples:
             self._tsdb.write(SampleBatch.of(samples))
         return len(samples)
+
+    async def _meter_samples(
+        self, meters: list[ServiceMeter]
+    ) -> list[tuple[SeriesKey, int, float]]:
+        samples: list[tuple[SeriesKey, int, float]] = []
+        for device_id in sorted({m.device_id for m in meters}):
+            driver = self._manager.driver(device_id)
+            if not isinstance(driver, MeterStatisticsSource):
+                continue
+            try:
+                counted = {m.meter_id: m for m in await driver.meter_stats()}
+            except (DeviceUnreachableError, DriverError) as exc:
+                log.debug("no meter statistics from %s: %s", device_id, exc)
+                continue
+            now = self._clock()
+            for meter in meters:
+                stats = counted.get(meter.meter_id)
+                if meter.device_id != device_id or stats is None:
+                    continue
+                samples += [
+                    (series_key(f"service.{name}", meter.tags), now, float(getattr(stats, field)))
+                    for name, field in METER_SERIES
+                ]
+        return samples
 
     async def _flow_counters(self, device_id: str) -> dict[str, tuple[int, int]] | None:
         """(packets, bytes) of each counted rule of the device, by key; None if the device

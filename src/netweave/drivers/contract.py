@@ -195,6 +195,29 @@ class FlowStatisticsSource(Protocol):
         """The counters of every netweave rule that counts traffic."""
 
 
+class MeterCounters(Protocol):
+    """Counters of one meter: what entered it and what its bands dropped."""
+
+    @property
+    def meter_id(self) -> int: ...
+    @property
+    def packets_in(self) -> int: ...
+    @property
+    def bytes_in(self) -> int: ...
+    @property
+    def dropped_packets(self) -> int: ...
+    @property
+    def dropped_bytes(self) -> int: ...
+
+
+@runtime_checkable
+class MeterStatisticsSource(Protocol):
+    """Optional: a driver with `capabilities.statistics` that also counts per meter."""
+
+    async def meter_stats(self) -> Sequence[MeterCounters]:
+        """The counters of every meter on the device."""
+
+
 @runtime_checkable
 class DriverPlugin(Protocol):
     """A kind of driver: started once, creates a `Driver` per device."""

@@ -35,6 +35,7 @@ from netweave.drivers.emulated._network import (
     EmulatedNetwork,
     EmulationError,
     FlowCounters,
+    MeterCounters,
     PortCounters,
     ReceivedFrame,
 )
@@ -110,6 +111,11 @@ class EmulatedDriver:
         """What each installed rule matched (see `EmulatedNetwork.count_flow`)."""
         await self._session()
         return self._network.flow_counters(self.device.name)
+
+    async def meter_stats(self) -> list[MeterCounters]:
+        """What reached each installed meter (the sums of its flows' counters)."""
+        await self._session()
+        return self._network.meter_counters(self.device.name)
 
     def subscribe(self, handler: DriverEventHandler) -> Unsubscribe:
         self._handlers.append(handler)

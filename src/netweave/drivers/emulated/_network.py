@@ -61,6 +61,18 @@ class FlowCounters:
     bytes: int = 0
 
 
+@dataclass(frozen=True)
+class MeterCounters:
+    """What reached an emulated meter (the frames its flows matched); nothing is dropped:
+    the emulation does not police rates."""
+
+    meter_id: int
+    packets_in: int = 0
+    bytes_in: int = 0
+    dropped_packets: int = 0
+    dropped_bytes: int = 0
+
+
 DeviceChange = PortState | OperStatus | ReceivedFrame
 """What a watcher hears: a port's new state, the device's new status, or a frame."""
 
@@ -227,6 +239,28 @@ class EmulatedNetwork:
         """The counters of every rule installed on `device`."""
         dev = self._device(device)
         return [dev.flow_counters.get(key, FlowCounters(key)) for key in dev.rules]
+
+    def meter_counters(self, device: str) -> list[MeterCounters]:
+        """The counters of every meter installed on `device`: the sums of its flows'."""
+        dev = self._device(device)
+        found: list[MeterCounters] = []
+        for value in dev.rules.values():
+            if value.get("kind") != "meter":
+                continue
+            meter_id = int(value["meter_id"])
+            flows = [
+                dev.flow_counters.get(key, FlowCounters(key))
+                for key, flow in dev.rules.items()
+                if flow.get("kind") == "flow" and flow.get("meter_id") == meter_id
+            ]
+            found.append(
+                MeterCounters(
+                    meter_id,
+                    packets_in=sum(f.packets for f in flows),
+                    bytes_in=sum(f.bytes for f in flows),
+                )
+            )
+        return found
 
     def count_flow(self, device: str, key: str, packets: int, octets: int) -> None:
         """Count `packets` frames of `octets` bytes in all as matched by the installed

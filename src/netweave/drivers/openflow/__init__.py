@@ -22,7 +22,7 @@ from netweave.drivers.openflow.rules import (
     rule_key,
 )
 from netweave.drivers.openflow.server import DatapathInfo
-from netweave.drivers.openflow.stats import FlowStats, PortStats
+from netweave.drivers.openflow.stats import FlowStats, MeterStats, PortStats
 
 __all__ = [
     "Bucket",
@@ -33,6 +33,7 @@ __all__ = [
     "InvalidDeviceError",
     "Match",
     "MeterRule",
+    "MeterStats",
     "OpenFlowDriver",
     "OpenFlowPlugin",
     "PortStats",

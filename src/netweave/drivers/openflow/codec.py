@@ -87,6 +87,10 @@ def group_desc_request() -> Any:
     return parser.OFPGroupDescStatsRequest(_DATAPATH)
 
 
+def meter_stats_request() -> Any:
+    return parser.OFPMeterStatsRequest(_DATAPATH)
+
+
 def meter_config_request() -> Any:
     return parser.OFPMeterConfigStatsRequest(_DATAPATH)
 

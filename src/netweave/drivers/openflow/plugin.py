@@ -47,7 +47,7 @@ from netweave.drivers.openflow.session import (
     SessionClosedError,
     SwitchEvent,
 )
-from netweave.drivers.openflow.stats import FlowStats, PortStats
+from netweave.drivers.openflow.stats import FlowStats, MeterStats, PortStats
 from netweave.drivers.openflow.wire import ProtocolError
 from netweave.model import ConfigRule, Device, JsonObject, OperStatus
 
@@ -165,6 +165,17 @@ class OpenFlowDriver:
         except (SessionClosedError, TimeoutError) as exc:
             raise self._unreachable(exc) from exc
         return [entry.stats() for entry in self._readable(readback.flow_entry, entries)]
+
+    async def meter_stats(self) -> list[MeterStats]:
+        """Counters of every meter of the switch."""
+        session = self._session()
+        try:
+            entries = await session.multipart(
+                codec.meter_stats_request(), readback.meter_stats_entries
+            )
+        except (SessionClosedError, TimeoutError) as exc:
+            raise self._unreachable(exc) from exc
+        return [readback.meter_stats(entry) for entry in entries]
 
     async def port_stats(self) -> list[PortStats]:
         """Counters of every port of the switch (reserved ports excluded)."""

@@ -24,7 +24,7 @@ from netweave.drivers.openflow.rules import (
     MeterRule,
     rule_key,
 )
-from netweave.drivers.openflow.stats import FlowStats, PortStats
+from netweave.drivers.openflow.stats import FlowStats, MeterStats, PortStats
 from netweave.drivers.openflow.wire import (
     GROUP_TYPES,
     OFPG_ANY,
@@ -49,6 +49,8 @@ _OFPPS_LINK_DOWN: Final = 1
 _GROUP_DESC: Final = struct.Struct("!HBxI")
 _BUCKET: Final = struct.Struct("!HHII4x")
 _METER_CONFIG: Final = struct.Struct("!HHI")
+_METER_STATS: Final = struct.Struct("!IH6xIQQII")  # ofp_meter_stats before its bands
+_BAND_STATS: Final = struct.Struct("!QQ")  # ofp_meter_band_stats
 _DROP_BAND: Final = struct.Struct("!HHII4x")
 _TLV: Final = struct.Struct("!HH")
 _OXM_NAMES: Final = {number: (name, size) for name, (number, size) in OXM_FIELDS.items()}
@@ -82,6 +84,38 @@ def port_entries(body: bytes) -> list[bytes]:
 def port_stats_entries(body: bytes) -> list[bytes]:
     """The entries of a port-stats reply body."""
     return _fixed(body, _PORT_STATS_SIZE)
+
+
+def meter_stats_entries(body: bytes) -> list[bytes]:
+    """The entries of a meter-stats reply body (each has its 16-bit length at offset 4)."""
+    found = []
+    offset = 0
+    while offset < len(body):
+        if offset + _METER_STATS.size > len(body):
+            raise ProtocolError("meter-stats entry cut short")
+        (length,) = struct.unpack_from("!H", body, offset + 4)
+        if length < _METER_STATS.size or offset + length > len(body):
+            raise ProtocolError(f"meter-stats entry of length {length} overruns its message")
+        found.append(body[offset : offset + length])
+        offset += length
+    return found
+
+
+def meter_stats(entry: bytes) -> MeterStats:
+    """A meter-stats entry: what entered the meter and what its bands dropped."""
+    meter, _, flows, packets, octets, _, _ = _METER_STATS.unpack_from(entry)
+    bands = [
+        _BAND_STATS.unpack_from(entry, offset)
+        for offset in range(_METER_STATS.size, len(entry), _BAND_STATS.size)
+    ]
+    return MeterStats(
+        meter_id=meter,
+        flow_count=flows,
+        packets_in=packets,
+        bytes_in=octets,
+        dropped_packets=sum(band[0] for band in bands),
+        dropped_bytes=sum(band[1] for band in bands),
+    )
 
 
 def _fixed(body: bytes, size: int) -> list[bytes]:

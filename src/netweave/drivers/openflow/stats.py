@@ -32,3 +32,14 @@ class PortStats(_Frozen):
     tx_dropped: NonNegativeInt
     rx_errors: NonNegativeInt
     tx_errors: NonNegativeInt
+
+
+class MeterStats(_Frozen):
+    """Counters of one meter; `dropped_*` add up its drop bands."""
+
+    meter_id: NonNegativeInt
+    flow_count: NonNegativeInt
+    packets_in: NonNegativeInt
+    bytes_in: NonNegativeInt
+    dropped_packets: NonNegativeInt
+    dropped_bytes: NonNegativeInt
