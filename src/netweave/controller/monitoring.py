@@ -8,46 +8,19 @@ utilisation is a ``rate`` query over ``port.tx_bytes`` with ``link=<name>``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Callable
 
-from netweave.assurance import SampleBatch, SeriesKey, TimeSeriesStore, series_key
-from netweave.controller.device_manager import DeviceManager
+from netweave.assurance import SampleBatch, SeriesKey, series_key
+from netweave.controller.collector import Collector
 from netweave.drivers import PORT_COUNTERS, DeviceUnreachableError, DriverError, StatisticsSource
-from netweave.store import Store
-from netweave.tasks import every, stop_task
 
 log = logging.getLogger(__name__)
 
 
-class StatsCollector:
+class StatsCollector(Collector):
     """Polls `StatisticsSource` drivers and writes one sample per counter and port."""
 
-    def __init__(
-        self,
-        store: Store,
-        manager: DeviceManager,
-        tsdb: TimeSeriesStore,
-        *,
-        interval: float = 1.0,
-        clock: Callable[[], int] = time.time_ns,
-    ) -> None:
-        self._store = store
-        self._manager = manager
-        self._tsdb = tsdb
-        self.interval = interval
-        self._clock = clock
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.ensure_future(
-            every(self.interval, self.collect_once, "statistics round")
-        )
-
-    async def stop(self) -> None:
-        await stop_task(self._task)
+    round_name = "statistics round"
 
     async def collect_once(self) -> int:
         """One round over every connected device; returns how many samples were written."""

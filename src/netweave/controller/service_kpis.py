@@ -24,20 +24,17 @@ A service with a bandwidth has a meter per direction; from drivers that are a
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from netweave.assurance import SampleBatch, SeriesKey, TimeSeriesStore, series_key
-from netweave.controller.device_manager import DeviceManager
+from netweave.assurance import SampleBatch, SeriesKey, series_key
+from netweave.controller.collector import Collector
 from netweave.drivers import DeviceUnreachableError, DriverError
 from netweave.drivers.contract import FlowStatisticsSource, MeterStatisticsSource
 from netweave.model import ConfigRule, JsonObject, RuleAction
 from netweave.services import owner_of
-from netweave.store import Repository, Store
-from netweave.tasks import every, stop_task
+from netweave.store import Repository
 
 log = logging.getLogger(__name__)
 
@@ -147,32 +144,10 @@ def _delivers(value: JsonObject, port: int) -> bool:
     )
 
 
-class ServiceThroughput:
+class ServiceThroughput(Collector):
     """Polls the flow counters of the services' edge switches; see the module docstring."""
 
-    def __init__(
-        self,
-        store: Store,
-        manager: DeviceManager,
-        tsdb: TimeSeriesStore,
-        *,
-        interval: float = 1.0,
-        clock: Callable[[], int] = time.time_ns,
-    ) -> None:
-        self._store = store
-        self._manager = manager
-        self._tsdb = tsdb
-        self.interval = interval
-        self._clock = clock
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.ensure_future(
-            every(self.interval, self.collect_once, "service throughput round")
-        )
-
-    async def stop(self) -> None:
-        await stop_task(self._task)
+    round_name = "service throughput round"
 
     async def collect_once(self) -> int:
         """One round over every service; returns how many samples were written."""
