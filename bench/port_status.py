@@ -23,11 +23,10 @@ from netweave.bus import InProcessBus
 from netweave.controller.runtime import Controller, ControllerSettings
 from netweave.drivers.openflow import OpenFlowPlugin
 from netweave.inventory import Inventory, load_descriptor
-from netweave.lab import Lab, LabOptions
 from netweave.model import Endpoint, OperStatus
 from netweave.model.ids import endpoint_id
 from netweave.store import Change, Store
-from netweave.testing import eventually
+from netweave.testing import eventually, lab_under, throwaway_labs
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "linear.yaml"
 
@@ -40,12 +39,14 @@ class RawClock:
     def __init__(self) -> None:
         self.stamps: list[float] = []
         self.server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         return int(self.server.sockets[0].getsockname()[1])
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
         writer.write(struct.pack("!BBHI", 4, self.HELLO, 8, 1))
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:
@@ -58,8 +59,11 @@ class RawClock:
                     writer.write(struct.pack("!BBHI", version, self.ECHO_REPLY, length, xid) + body)
 
     def close(self) -> None:
+        """Stop listening and end the connections (their readers see EOF and return)."""
         if self.server is not None:
             self.server.close()
+        for writer in self._writers:
+            writer.close()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -87,36 +91,38 @@ async def measure(toggles: int) -> None:
         controller = Controller(
             store, ControllerSettings(openflow_port=0, discovery_interval_s=0.2)
         )
-        await controller.start()
         plugin = controller.plugins["openflow"]
         assert isinstance(plugin, OpenFlowPlugin)
-        lab = Lab(descriptor, LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}"), Path(tmp))
-        await asyncio.to_thread(lab.up)
         try:
-            await eventually(lambda: len(controller.manager.connected_devices()) == 3, 20)
-            await asyncio.sleep(1.0)  # let discovery settle
-            bare = RawClock()
-            bare_port = await bare.start()
-            ours = f"tcp:127.0.0.1:{plugin.port}"
-            await asyncio.to_thread(
-                lab.vsctl, "set-controller", lab.bridge("s1"), ours, f"tcp:127.0.0.1:{bare_port}"
-            )
-            await eventually(lambda: len(controller.manager.connected_devices()) == 3, 20)
-            await asyncio.sleep(1.0)
-            store.on_commit(on_commit)
-            issued: list[float] = []
-            for i in range(toggles):
-                state = "down" if i % 2 == 0 else "up"
-                issued.append(time.perf_counter())
-                await asyncio.to_thread(lab.ofctl, "s1", "mod-port", "1", state)
-                want = OperStatus.DOWN if state == "down" else OperStatus.UP
-                await eventually(lambda n=i + 1, w=want: len(commits) >= n and commits[-1][1] == w)
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.3)
-            bare.close()
+            with throwaway_labs(Path(tmp)) as build:
+                async with lab_under(controller, descriptor, build) as lab:
+                    await asyncio.sleep(1.0)  # let discovery settle
+                    bare = RawClock()
+                    bare_port = await bare.start()
+                    ours = f"tcp:127.0.0.1:{plugin.port}"
+                    await asyncio.to_thread(
+                        lab.vsctl,
+                        "set-controller",
+                        lab.bridge("s1"),
+                        ours,
+                        f"tcp:127.0.0.1:{bare_port}",
+                    )
+                    await eventually(lambda: len(controller.manager.connected_devices()) == 3, 20)
+                    await asyncio.sleep(1.0)
+                    store.on_commit(on_commit)
+                    issued: list[float] = []
+                    for i in range(toggles):
+                        state = "down" if i % 2 == 0 else "up"
+                        issued.append(time.perf_counter())
+                        await asyncio.to_thread(lab.ofctl, "s1", "mod-port", "1", state)
+                        want = OperStatus.DOWN if state == "down" else OperStatus.UP
+                        await eventually(
+                            lambda n=i + 1, w=want: len(commits) >= n and commits[-1][1] == w
+                        )
+                        await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.3)
+                    bare.close()
         finally:
-            await controller.stop()
-            await asyncio.to_thread(lab.down)
             store.close()
     # A change may come as two messages (port config, then link state): the first counts.
     seen = [min(s for s in bare.stamps if s >= t) for t in issued]

@@ -32,13 +32,13 @@ from pathlib import Path
 from bench.common import parser, report
 from netweave.bus import InProcessBus
 from netweave.controller.runtime import Controller, ControllerSettings
-from netweave.drivers.openflow import OpenFlowPlugin
 from netweave.inventory import Inventory, load_descriptor
 from netweave.inventory.inputs import ServiceCreate
-from netweave.lab import Lab, LabOptions
+from netweave.lab import Lab
 from netweave.model import OperStatus, ServiceStatus
 from netweave.model.ids import link_id, service_id
 from netweave.store import Store
+from netweave.testing import lab_under, throwaway_labs
 
 RING = Path(__file__).parents[1] / "examples" / "ring.yaml"
 INTERVAL_S = 0.002
@@ -97,18 +97,11 @@ async def ring_lab() -> AsyncIterator[Ring]:
         inventory = Inventory(store, InProcessBus())
         inventory.import_topology(descriptor)
         settings = ControllerSettings(openflow_port=0, forwarding=False, discovery_interval_s=0.2)
-        controller = Controller(store, settings)
-        await controller.start()
-        plugin = controller.plugins["openflow"]
-        assert isinstance(plugin, OpenFlowPlugin)
-        lab = Lab(descriptor, LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}"), Path(tmp))
         try:
-            await asyncio.to_thread(lab.up)
-            await until(lambda: len(controller.manager.connected_devices()) == 5)
-            yield Ring(store, inventory, lab)
+            with throwaway_labs(Path(tmp)) as build:
+                async with lab_under(Controller(store, settings), descriptor, build) as lab:
+                    yield Ring(store, inventory, lab)
         finally:
-            await controller.stop()
-            await asyncio.to_thread(lab.down)
             store.close()
 
 

@@ -18,13 +18,13 @@ from netweave.controller.runtime import Controller, ControllerSettings
 from netweave.drivers.openflow import OpenFlowPlugin
 from netweave.drivers.openflow.rules import cookie_for
 from netweave.inventory import Inventory, load_descriptor
-from netweave.lab import Lab, LabOptions
+from netweave.lab import Lab
 from netweave.lab import ovs as lab_ovs
 from netweave.lab.shell import run
 from netweave.model import DeviceType, TopologyDescriptor
 from netweave.model.ids import device_id
 from netweave.store import Store
-from netweave.testing import eventually
+from netweave.testing import eventually, lab_under
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 LabFactory = Callable[..., Lab]
@@ -70,15 +70,8 @@ async def start(lab_factory: LabFactory, store: Store, source: str) -> AsyncIter
     controller = Controller(store, settings)
     # Inventory knows the devices and ports; links are left for discovery to find.
     Inventory(store, InProcessBus()).import_topology(descriptor.model_copy(update={"links": []}))
-    await controller.start()
-    plugin = controller.plugins["openflow"]
-    assert isinstance(plugin, OpenFlowPlugin)
-    options = LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}")
-    try:
-        lab = await asyncio.to_thread(lab_factory, descriptor, options)
+    async with lab_under(controller, descriptor, lab_factory) as lab:
         yield Setup(store, controller, lab, descriptor)
-    finally:
-        await controller.stop()
 
 
 @pytest.fixture(params=["linear.yaml", "ring.yaml", "leaf-spine.yaml"])
@@ -196,11 +189,14 @@ async def test_controller_restart_resumes_from_the_store(linear: Setup) -> None:
     linear.lab.ofctl("s1", "del-flows", "--strict", "priority=65000,dl_type=0x88cc")
     linear.lab.ofctl("s1", "add-flow", "cookie=0x4e57000000000002,priority=6,ip,actions=drop")
     settings = ControllerSettings(openflow_port=port, forwarding=True, discovery_interval_s=0.2)
-    linear.controller = Controller(linear.store, settings)
-    await linear.controller.start()
-    for switch in ("s1", "s2", "s3"):
-        await eventually(
-            lambda s=switch: our_cookies(linear.lab, s) == desired_cookies(linear.store, s),
-            within=15,
-        )
-    assert " 0% packet loss" in (await ping(linear, "h1", "h3")).stdout
+    restarted = Controller(linear.store, settings)
+    await restarted.start()
+    try:
+        for switch in ("s1", "s2", "s3"):
+            await eventually(
+                lambda s=switch: our_cookies(linear.lab, s) == desired_cookies(linear.store, s),
+                within=15,
+            )
+        assert " 0% packet loss" in (await ping(linear, "h1", "h3")).stdout
+    finally:
+        await restarted.stop()

@@ -15,14 +15,13 @@ import pytest
 from netweave.assurance import EmbeddedTSDB, Query
 from netweave.bus import InProcessBus
 from netweave.controller.runtime import Controller, ControllerSettings
-from netweave.drivers.openflow import OpenFlowPlugin
 from netweave.inventory import Inventory, load_descriptor
 from netweave.inventory.inputs import ServiceCreate
-from netweave.lab import Lab, LabOptions
+from netweave.lab import Lab
 from netweave.model import ServiceStatus
 from netweave.model.ids import service_id
 from netweave.store import Store
-from netweave.testing import eventually
+from netweave.testing import eventually, lab_under
 
 pytestmark = pytest.mark.integration
 
@@ -51,24 +50,19 @@ async def h1_h2(lab_factory: LabFactory, tmp_path: Path) -> AsyncIterator[Runnin
     tsdb = EmbeddedTSDB()
     settings = ControllerSettings(openflow_port=0, discovery_interval_s=0.2)
     controller = Controller(store, settings, tsdb=tsdb)
-    await controller.start()
-    plugin = controller.plugins["openflow"]
-    assert isinstance(plugin, OpenFlowPlugin)
     try:
-        options = LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}")
-        lab = await asyncio.to_thread(lab_factory, descriptor, options)
-        await eventually(lambda: len(controller.manager.connected_devices()) == 5, within=20)
-        ends = [{"device": h, "endpoint": "eth0"} for h in ("h1", "h2")]
-        inventory.create_service(ServiceCreate.model_validate({"name": "h1-h2", "endpoints": ends}))
+        async with lab_under(controller, descriptor, lab_factory) as lab:
+            ends = [{"device": h, "endpoint": "eth0"} for h in ("h1", "h2")]
+            spec = {"name": "h1-h2", "endpoints": ends}
+            inventory.create_service(ServiceCreate.model_validate(spec))
 
-        def active() -> bool:
-            with store.read() as repo:
-                return repo.services.get(service_id("h1-h2")).status is ServiceStatus.ACTIVE
+            def active() -> bool:
+                with store.read() as repo:
+                    return repo.services.get(service_id("h1-h2")).status is ServiceStatus.ACTIVE
 
-        await eventually(active, within=20)
-        yield Running(store, controller, tsdb, lab)
+            await eventually(active, within=20)
+            yield Running(store, controller, tsdb, lab)
     finally:
-        await controller.stop()
         store.close()
 
 

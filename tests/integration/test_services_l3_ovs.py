@@ -13,16 +13,15 @@ import pytest
 
 from netweave.bus import InProcessBus
 from netweave.controller.runtime import Controller, ControllerSettings
-from netweave.drivers.openflow import OpenFlowPlugin
 from netweave.inventory import Inventory, load_descriptor
 from netweave.inventory.inputs import ServiceCreate
-from netweave.lab import Lab, LabOptions
+from netweave.lab import Lab
 from netweave.model import ServiceStatus
 from netweave.model.ids import service_id
 from netweave.services import SERVICE_PRIORITY
 from netweave.services.l3 import gateway_mac
 from netweave.store import Store
-from netweave.testing import eventually
+from netweave.testing import eventually, lab_under
 
 pytestmark = pytest.mark.integration
 
@@ -88,17 +87,10 @@ async def routed(lab_factory: LabFactory, tmp_path: Path) -> AsyncIterator[Route
     inventory = Inventory(store, InProcessBus())
     inventory.import_topology(descriptor)
     settings = ControllerSettings(openflow_port=0, forwarding=False, discovery_interval_s=0.2)
-    controller = Controller(store, settings)
-    await controller.start()
-    plugin = controller.plugins["openflow"]
-    assert isinstance(plugin, OpenFlowPlugin)
     try:
-        options = LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}")
-        lab = await asyncio.to_thread(lab_factory, descriptor, options)
-        await eventually(lambda: len(controller.manager.connected_devices()) == 3, within=20)
-        yield Routed(store, inventory, lab)
+        async with lab_under(Controller(store, settings), descriptor, lab_factory) as lab:
+            yield Routed(store, inventory, lab)
     finally:
-        await controller.stop()
         store.close()
 
 

@@ -24,7 +24,7 @@ from netweave.model import ServiceStatus, TopologyDescriptor
 from netweave.model.ids import device_id, service_id
 from netweave.services import SERVICE_PRIORITY, connection_id, owner_of
 from netweave.store import Store
-from netweave.testing import eventually
+from netweave.testing import eventually, lab_under
 
 pytestmark = pytest.mark.integration
 
@@ -78,18 +78,10 @@ async def ring(lab_factory: LabFactory, tmp_path: Path) -> AsyncIterator[Ring]:
     inventory.import_topology(descriptor)
     settings = ControllerSettings(openflow_port=0, forwarding=False, discovery_interval_s=0.2)
     controller = Controller(store, settings)
-    await controller.start()
-    plugin = controller.plugins["openflow"]
-    assert isinstance(plugin, OpenFlowPlugin)
-    ring: Ring | None = None
     try:
-        options = LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}")
-        lab = await asyncio.to_thread(lab_factory, descriptor, options)
-        await eventually(lambda: len(controller.manager.connected_devices()) == 5, within=20)
-        ring = Ring(store, inventory, controller, lab, descriptor)
-        yield ring
+        async with lab_under(controller, descriptor, lab_factory) as lab:
+            yield Ring(store, inventory, controller, lab, descriptor)
     finally:
-        await (ring.controller if ring else controller).stop()  # a test may restart it
         store.close()
 
 
@@ -171,17 +163,20 @@ async def test_a_restarted_controller_finishes_provisioning(ring: Ring) -> None:
     port = plugin.port
     ring.create("h1-h2", "h1", "h2", bandwidth_bps=10_000_000)
     await ring.controller.stop()  # at once: the rules are stored, few if any installed
-    settings = ControllerSettings(openflow_port=port, forwarding=False)
-    ring.controller = Controller(ring.store, settings)
-    await ring.controller.start()
-    await ring.active("h1-h2")
-    assert await ring.ping("h1", "h2")
-    with ring.store.read() as repo:
-        rules = repo.rules.list(owner=owner_of(service_id("h1-h2")))
-    flows = {
-        s: sum(r.device_id == device_id(s) and "/flow/" in r.key for r in rules) for s in SWITCHES
-    }
-    assert ring.service_flows() == flows
+    restarted = Controller(ring.store, ControllerSettings(openflow_port=port, forwarding=False))
+    await restarted.start()
+    try:
+        await ring.active("h1-h2")
+        assert await ring.ping("h1", "h2")
+        with ring.store.read() as repo:
+            rules = repo.rules.list(owner=owner_of(service_id("h1-h2")))
+        flows = {
+            s: sum(r.device_id == device_id(s) and "/flow/" in r.key for r in rules)
+            for s in SWITCHES
+        }
+        assert ring.service_flows() == flows
+    finally:
+        await restarted.stop()
 
 
 # Two L2VPNs with the same addresses: a1/b1 are both 10.0.0.1, a2/b2 both 10.0.0.2.

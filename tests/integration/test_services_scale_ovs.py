@@ -20,16 +20,15 @@ import pytest
 
 from netweave.bus import InProcessBus
 from netweave.controller.runtime import Controller, ControllerSettings
-from netweave.drivers.openflow import OpenFlowPlugin
 from netweave.drivers.openflow.rules import cookie_for
 from netweave.inventory import Inventory, load_descriptor
 from netweave.inventory.inputs import ServiceCreate
-from netweave.lab import Lab, LabOptions
+from netweave.lab import Lab
 from netweave.model import ServiceStatus, TopologyDescriptor
 from netweave.model.ids import device_id
 from netweave.services import SERVICE_PRIORITY, service_of
 from netweave.store import Store
-from netweave.testing import eventually
+from netweave.testing import eventually, lab_under
 
 pytestmark = pytest.mark.integration
 
@@ -108,41 +107,34 @@ async def test_200_services_are_active_exact_and_isolated(
     inventory = Inventory(store, InProcessBus())
     inventory.import_topology(descriptor)
     controller = Controller(store, ControllerSettings(openflow_port=0, forwarding=False))
-    await controller.start()
-    plugin = controller.plugins["openflow"]
-    assert isinstance(plugin, OpenFlowPlugin)
     try:
-        options = LabOptions(controller=f"tcp:127.0.0.1:{plugin.port}")
-        lab = await asyncio.to_thread(lab_factory, descriptor, options)
-        switches = [d.name for d in descriptor.devices if d.type == "switch"]
-        await eventually(
-            lambda: len(controller.manager.connected_devices()) == len(switches), within=30
-        )
-        started = time.perf_counter()
-        for spec in specs:
-            inventory.create_service(spec)
-        created = time.perf_counter()
+        async with lab_under(controller, descriptor, lab_factory, within=30) as lab:
+            switches = [d.name for d in descriptor.devices if d.type == "switch"]
+            started = time.perf_counter()
+            for spec in specs:
+                inventory.create_service(spec)
+            created = time.perf_counter()
 
-        def active() -> int:
-            return sum(s.status is ServiceStatus.ACTIVE for s in inventory.list_services())
+            def active() -> int:
+                return sum(s.status is ServiceStatus.ACTIVE for s in inventory.list_services())
 
-        await eventually(lambda: active() == SERVICES, within=60)
-        print(
-            f"{SERVICES} services on {len(switches)} switches: created in"
-            f" {created - started:.2f} s, all active after {time.perf_counter() - started:.2f} s"
-        )
-        with store.read() as repo:
-            rules = [r for r in repo.rules.list() if service_of(r.owner) and "/flow/" in r.key]
-        for switch in switches:
-            wanted = {cookie_for(r.key) for r in rules if r.device_id == device_id(switch)}
-            assert service_cookies(lab, switch) == wanted, switch
+            await eventually(lambda: active() == SERVICES, within=60)
+            print(
+                f"{SERVICES} services on {len(switches)} switches: created in"
+                f" {created - started:.2f} s,"
+                f" all active after {time.perf_counter() - started:.2f} s"
+            )
+            with store.read() as repo:
+                rules = [r for r in repo.rules.list() if service_of(r.owner) and "/flow/" in r.key]
+            for switch in switches:
+                wanted = {cookie_for(r.key) for r in rules if r.device_id == device_id(switch)}
+                assert service_cookies(lab, switch) == wanted, switch
 
-        assert await ping(lab, "h1", "10.0.0.2") and await ping(lab, "h3", "10.0.0.2")
-        for host, peer_mac in (("h1", "00:00:00:00:00:02"), ("h3", "00:00:00:00:00:04")):
-            neighbours = lab.exec(host, ["ip", "neigh", "show", "10.0.0.2"]).stdout
-            assert peer_mac in neighbours, f"{host} reached {neighbours!r}"
-        assert await ping(lab, "h5", "10.0.0.6")
-        assert not await ping(lab, "h1", "10.0.0.6", count=2)  # h6 is in another service
+            assert await ping(lab, "h1", "10.0.0.2") and await ping(lab, "h3", "10.0.0.2")
+            for host, peer_mac in (("h1", "00:00:00:00:00:02"), ("h3", "00:00:00:00:00:04")):
+                neighbours = lab.exec(host, ["ip", "neigh", "show", "10.0.0.2"]).stdout
+                assert peer_mac in neighbours, f"{host} reached {neighbours!r}"
+            assert await ping(lab, "h5", "10.0.0.6")
+            assert not await ping(lab, "h1", "10.0.0.6", count=2)  # h6 is in another service
     finally:
-        await controller.stop()
         store.close()
