@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from netweave.batching import Batched
 from netweave.controller.backoff import Backoff
 from netweave.controller.rule_plan import RulePlan, plan_rules
 from netweave.controller.topology_sync import (
@@ -81,6 +82,9 @@ class DeviceManager:
         self._packet_listeners: list[PacketListener] = []
         self._own_write = threading.local()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The sessions woken by one commit read and record together: one transaction.
+        self._fetch = Batched(self._fetch_all)
+        self._record = Batched(self._record_all)
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -261,23 +265,24 @@ class DeviceManager:
         if session.stale:
             session.stale = False
             session.observed = dict((await session.driver.get_state()).rules)
-        with self._store.read() as repo:
-            if full:
+        if full:
+            with self._store.read() as repo:
                 desired = repo.rules.list(device_id=device_id)
-            else:
-                current = repo.rules.find_many(changed)
-                desired = [current.get(rule_id, gone) for rule_id, gone in changed.items()]
-                # A row its owner deleted outright is removed from the device too.
-                desired = [
-                    r if r.id in current else r.model_copy(update={"action": RuleAction.DELETE})
-                    for r in desired
-                ]
+        else:
+            current = await self._fetch(changed)
+            # A row its owner deleted outright is removed from the device too.
+            desired = [
+                current[rule_id]
+                if rule_id in current
+                else gone.model_copy(update={"action": RuleAction.DELETE})
+                for rule_id, gone in changed.items()
+            ]
         plan = plan_rules(device_id, desired, session.observed, foreign=full)
         if plan.empty:
             return
         removed = await self._remove(session, plan.remove)
         applied = await self._apply(session, plan.apply)
-        self._record(plan, removed, applied)
+        await self._record(_Answers(plan, removed, applied))
 
     async def _remove(self, session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
         if not rules:
@@ -297,30 +302,55 @@ class DeviceManager:
                 session.observed[rule.key] = rule.value
         return results
 
-    def _record(self, plan: RulePlan, removed: list[RuleResult], applied: list[RuleResult]) -> None:
-        """Write the device's answers back: statuses, errors, and drop deleted rows.
+    def _fetch_all(self, wanted: list[dict[str, ConfigRule]]) -> list[dict[str, ConfigRule]]:
+        """The stored version of the rules each session saw change (one read for all)."""
+        with self._store.read() as repo:
+            current = repo.rules.find_many({rule_id for ids in wanted for rule_id in ids})
+        return [{i: current[i] for i in ids if i in current} for ids in wanted]
+
+    def _record_all(self, answers: list[_Answers]) -> list[None]:
+        """Write the devices' answers back, for every session at once: statuses, errors,
+        and drop deleted rows.
 
         Only rules still as they were planned are touched: one that its owner changed
         while the device worked keeps the owner's version and is reconciled again.
         """
-        answers = [
-            *zip(plan.remove, removed, strict=True),
-            *zip(plan.apply, applied, strict=True),
-        ]
+        replies = [reply for answer in answers for reply in answer.replies()]
+        confirmed = [rule for answer in answers for rule in answer.plan.confirmed]
         with self._writing() as repo:
-            current = repo.rules.find_many(rule.id for rule, _ in answers)
-            current.update(repo.rules.find_many(rule.id for rule in plan.confirmed))
+            current = repo.rules.find_many(
+                [rule.id for rule, _ in replies] + [rule.id for rule in confirmed]
+            )
 
-            def as_planned(rule: ConfigRule) -> bool:
+            def as_planned(rule: ConfigRule) -> ConfigRule | None:
                 now = current.get(rule.id)
-                return now is not None and (now.action, now.value) == (rule.action, rule.value)
+                same = now is not None and (now.action, now.value) == (rule.action, rule.value)
+                return now if same else None
 
-            done = [rule for rule, result in answers if result.ok and as_planned(rule)]
+            done = [rule for rule, result in replies if result.ok and as_planned(rule)]
             repo.rules.delete_many(r.id for r in done if r.action == RuleAction.DELETE)
-            applied_ids = [r.id for r in done if r.action == RuleAction.SET]
-            applied_ids += [r.id for r in plan.confirmed if as_planned(r)]
-            repo.rules.set_status(applied_ids, RuleStatus.APPLIED)
-            for rule, result in answers:
-                if not result.ok and as_planned(rule):
+            applied = [r for r in done if r.action == RuleAction.SET] + confirmed
+            repo.rules.mark(
+                [now for now in map(as_planned, applied) if now is not None], RuleStatus.APPLIED
+            )
+            for rule, result in replies:
+                now = as_planned(rule)
+                if not result.ok and now is not None:
                     status = RuleStatus.FAILED if rule.action == RuleAction.SET else rule.status
-                    repo.rules.set_status([rule.id], status, result.error)
+                    repo.rules.mark([now], status, result.error)
+        return [None] * len(answers)
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """A device's answers to one pass's plan."""
+
+    plan: RulePlan
+    removed: list[RuleResult]
+    applied: list[RuleResult]
+
+    def replies(self) -> list[tuple[ConfigRule, RuleResult]]:
+        return [
+            *zip(self.plan.remove, self.removed, strict=True),
+            *zip(self.plan.apply, self.applied, strict=True),
+        ]

@@ -44,9 +44,9 @@ def port(repo: Repository, ref: PortRef, field: str | Loc) -> tuple[Device, Endp
 
 
 def lock(repo: Repository, port: Endpoint) -> None:
-    """Rewrite `port` unchanged, so that concurrent transactions that also depend on it
-    (linking it, deleting it) conflict and are re-run, instead of both succeeding."""
-    repo.endpoints.update(port)
+    """Touch `port`, so that concurrent transactions that also depend on it (linking it,
+    deleting it) conflict and are re-run, instead of both succeeding."""
+    repo.endpoints.touch([port.id])
 
 
 def port_users(repo: Repository) -> dict[str, str]:

@@ -75,14 +75,12 @@ class Snapshot:
         return self._graph
 
     def lock_devices(self, device_ids: Iterable[str]) -> None:
-        """Rewrite these devices unchanged, so that concurrent transactions placing a
-        service on one of them conflict and one is re-run (on PostgreSQL; SQLite runs
-        writers one at a time): VLANs and the ids derived from them stay unique per
-        device."""
-        for device_id in dict.fromkeys(device_ids):
-            if device_id not in self._locked:
-                self._locked.add(device_id)
-                self.devices[device_id] = self.repo.devices.update(self.devices[device_id])
+        """Touch these devices, so that concurrent transactions placing a service on one
+        of them conflict and one is re-run (see `EntityCollection.touch`): VLANs and the
+        ids derived from them stay unique per device."""
+        new = set(device_ids) - self._locked
+        self._locked |= new
+        self.repo.devices.touch(new)
 
     def reserve(self, link_ids: Iterable[str], bps: int) -> None:
         """Add `bps` (negative: release) to the reservation of each link still there."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -27,6 +27,19 @@ _BY_NAME = select(_c.id, _c.data).where(
 _INSERT = insert(entities)
 _UPDATE = update(entities).where(*_KEY)
 _DELETE = delete(entities).where(*_KEY)
+_TOUCH = (
+    update(entities)
+    .where(_c.kind == bindparam("key_kind"), _c.id.in_(bindparam("ids", expanding=True)))
+    .values(data=_c.data)
+)
+_OF_KIND = _c.kind == bindparam("list_kind")
+_IN_SCOPE = _c.scope == bindparam("list_scope")
+_LIST = {
+    scoped: select(_c.data)
+    .where(_OF_KIND, *([_IN_SCOPE] if scoped else []))
+    .order_by(_c.name, _c.id)
+    for scoped in (False, True)
+}
 
 
 class EntityCollection(Generic[E]):
@@ -49,11 +62,6 @@ class EntityCollection(Generic[E]):
     def _key(self, entity_id: str) -> dict[str, str]:
         return {"key_kind": self.kind, "key_id": entity_id}
 
-    def _of_kind(self, scope: str | None) -> list[Any]:
-        if scope is None:
-            return [_c.kind == self.kind]
-        return [_c.kind == self.kind, _c.scope == scope]
-
     def find(self, entity_id: str) -> E | None:
         row = self._conn.execute(_BY_ID, self._key(entity_id)).first()
         return None if row is None else self._model.model_validate_json(row.data)
@@ -73,17 +81,15 @@ class EntityCollection(Generic[E]):
         self, scope: str | None = None, *, limit: int | None = None, offset: int = 0
     ) -> list[E]:
         """Entities ordered by name (within a scope, if given); `limit`/`offset` page."""
-        query = (
-            select(_c.data)
-            .where(*self._of_kind(scope))
-            .order_by(_c.name, _c.id)
-            .limit(limit)
-            .offset(offset or None)
-        )
-        return [self._model.model_validate_json(data) for (data,) in self._conn.execute(query)]
+        query = _LIST[scope is not None]
+        if limit is not None or offset:
+            query = query.limit(limit).offset(offset or None)
+        rows = self._conn.execute(query, {"list_kind": self.kind, "list_scope": scope})
+        return [self._model.model_validate_json(data) for (data,) in rows]
 
     def count(self, scope: str | None = None) -> int:
-        query = select(func.count()).select_from(entities).where(*self._of_kind(scope))
+        where = [_c.kind == self.kind] + ([] if scope is None else [_c.scope == scope])
+        query = select(func.count()).select_from(entities).where(*where)
         return int(self._conn.execute(query).scalar_one())
 
     def add(self, entity: E) -> E:
@@ -108,7 +114,9 @@ class EntityCollection(Generic[E]):
     def update(self, entity: E) -> E:
         self._journal.check_writable()
         before = self.get(entity.id)
-        scope = self._guard_name(entity)
+        scope = self._scope_of(entity)
+        if (entity.name, scope) != (before.name, self._scope_of(before)):
+            self._guard_name(entity)
         with conflicts_as(self.kind):
             self._conn.execute(
                 _UPDATE,
@@ -121,6 +129,16 @@ class EntityCollection(Generic[E]):
             )
         self._journal.changes.append(Change(self.kind, Op.UPDATED, entity, before))
         return entity
+
+    def touch(self, entity_ids: Iterable[str]) -> None:
+        """Rewrite these rows unchanged (no change is reported): a concurrent transaction
+        that touches or writes one of them too conflicts (PostgreSQL) and is re-run
+        (`Store.run`), so both cannot act on the same stale view. (SQLite runs writers
+        one at a time anyway.)"""
+        self._journal.check_writable()
+        ids = sorted(set(entity_ids))  # one order everywhere: no deadlock between two
+        if ids:
+            self._conn.execute(_TOUCH, {"key_kind": self.kind, "ids": ids})
 
     def delete(self, entity_id: str) -> E:
         self._journal.check_writable()

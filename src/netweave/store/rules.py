@@ -186,19 +186,24 @@ class RuleCollection:
             Change(self.kind, Op.UPDATED, rule, before[rule.id]) for rule in replaced
         )
 
-    @gc_paused()
     def set_status(
         self, rule_ids: Iterable[str], status: RuleStatus, error: str | None = None
     ) -> builtins.list[ConfigRule]:
         """Record what the device reported for these rules; returns them as updated
         (ids that do not exist are skipped)."""
+        return self.mark(self.find_many(rule_ids).values(), status, error)
+
+    @gc_paused()
+    def mark(
+        self, rules: Iterable[ConfigRule], status: RuleStatus, error: str | None = None
+    ) -> builtins.list[ConfigRule]:
+        """`set_status` for rules already read in this transaction (as they are stored)."""
         self._journal.check_writable()
         updated: list[ConfigRule] = []
-        for chunk in _chunks(list(rule_ids)):
-            before = self.find_many(chunk)
-            statement = update(config_rules).where(_c.id.in_(before))
+        for chunk in _chunks(list(rules)):
+            statement = update(config_rules).where(_c.id.in_([old.id for old in chunk]))
             self._conn.execute(statement.values(status=str(status), error=error))
-            for old in before.values():
+            for old in chunk:
                 new = old.model_copy(update={"status": status, "error": error})
                 updated.append(new)
                 self._journal.changes.append(Change(self.kind, Op.UPDATED, new, old))
