@@ -20,7 +20,7 @@ from netweave.model import (
     RuleStatus,
 )
 from netweave.model.ids import device_id, endpoint_id, link_id, rule_id
-from netweave.store import Store
+from netweave.store import Change, Op, Store
 from netweave.testing import eventually
 
 
@@ -190,3 +190,21 @@ async def test_a_pass_after_a_change_compares_only_what_changed(
     assert "/flow/stray" in network.rules("s2")  # only a full compare removes it
     manager.resync(device_id("s2"))
     await eventually(lambda: network.rules("s2") == {"/flow/1": {"v": 1}})
+
+
+async def test_devices_answering_together_are_recorded_in_one_transaction(
+    store: Store, manager: DeviceManager
+) -> None:
+    rules = [_rule(device, f"/flow/{n}", n) for device in ("s1", "s2") for n in range(3)]
+    status_writes: list[int] = []
+
+    def count(changes: list[Change]) -> None:
+        marked = [c for c in changes if c.op is Op.UPDATED and isinstance(c.entity, ConfigRule)]
+        if marked:
+            status_writes.append(len(marked))
+
+    store.on_commit(count)
+    with store.transaction() as repo:
+        repo.rules.add_many(rules)
+    await eventually(lambda: all(_status(store, r.id) == RuleStatus.APPLIED for r in rules))
+    assert status_writes == [6]  # both switches' answers, one commit
