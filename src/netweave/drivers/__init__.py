@@ -1,6 +1,7 @@
 """Southbound drivers: the contract, the plugin registry and the built-in drivers."""
 
 from netweave.drivers.contract import (
+    BATCH_ABORTED,
     PORT_COUNTERS,
     Capabilities,
     DeviceState,
@@ -28,6 +29,7 @@ from netweave.drivers.registry import (
 )
 
 __all__ = [
+    "BATCH_ABORTED",
     "PORT_COUNTERS",
     "Capabilities",
     "DeviceState",

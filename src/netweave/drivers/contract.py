@@ -49,6 +49,11 @@ class DeviceState(_Frozen):
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
+BATCH_ABORTED = "batch aborted"
+"""How the error of a rule that was fine but went down with its all-or-nothing batch
+begins (the rule that failed carries the device's own reason)."""
+
+
 class RuleResult(_Frozen):
     rule_id: str
     ok: bool

@@ -14,8 +14,6 @@ from netweave.pathcomp import PathGraph
 from netweave.services.vlans import VlanPool
 from netweave.store import Repository
 
-ENDPOINTS_ONE_BY_ONE = 100
-
 
 class Snapshot:
     """Lazy views of the store for one transaction (`repo`)."""
@@ -24,7 +22,6 @@ class Snapshot:
         self.repo = repo
         self._graph: PathGraph | None = None
         self._endpoints: dict[str, Endpoint | None] = {}
-        self._all_endpoints = False
         self._locked: set[str] = set()
 
     @cached_property
@@ -32,18 +29,17 @@ class Snapshot:
         return {device.id: device for device in self.repo.devices.list()}
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
-        """One endpoint. A service needs a handful, read one by one; past
-        `ENDPOINTS_ONE_BY_ONE` reads (many services in one transaction) all are read."""
+        """One endpoint (read once per transaction)."""
         if endpoint_id not in self._endpoints:
-            if self._all_endpoints:
-                return None
-            if len(self._endpoints) < ENDPOINTS_ONE_BY_ONE:
-                self._endpoints[endpoint_id] = self.repo.endpoints.find(endpoint_id)
-            else:
-                self._endpoints = {e.id: e for e in self.repo.endpoints.list()}
-                self._all_endpoints = True
-                return self._endpoints.get(endpoint_id)
+            self.read_endpoints([endpoint_id])
         return self._endpoints[endpoint_id]
+
+    def read_endpoints(self, endpoint_ids: Iterable[str]) -> None:
+        """Read these endpoints in one query, for `endpoint` calls to come."""
+        missing = [e for e in endpoint_ids if e not in self._endpoints]
+        if missing:
+            found = self.repo.endpoints.find_many(missing)
+            self._endpoints.update({e: found.get(e) for e in missing})
 
     @cached_property
     def links(self) -> dict[str, Link]:

@@ -8,12 +8,14 @@ prepared statement (executemany).
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import psycopg
 from pydantic_core import from_json, to_json
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Dialect, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Compiled
 from sqlalchemy.exc import DBAPIError
 
 from netweave.gcpause import gc_paused
@@ -32,7 +34,28 @@ _c = config_rules.c
 _COLUMNS = tuple(config_rules.c.keys())
 # Built once: building a statement costs more than running it on a primary key.
 _BY_ID = select(config_rules).where(_c.id == bindparam("id"))
-_BY_IDS = select(config_rules).where(_c.id.in_(bindparam("ids", expanding=True)))
+_IN_IDS = _c.id.in_(bindparam("ids", expanding=True))
+_BY_IDS = select(config_rules).where(_IN_IDS)
+_SET_STATUS = (
+    update(config_rules)
+    .where(_IN_IDS)
+    .values(status=bindparam("new_status"), error=bindparam("new_error"))
+)
+_DELETE_IDS = delete(config_rules).where(_IN_IDS).returning(*config_rules.c)
+_FILTERED = ("device_id", "owner", "status")
+_LIST = {
+    wanted: select(config_rules)
+    .where(*(_c[name] == bindparam(f"by_{name}") for name in wanted))
+    .order_by(_c.id)
+    for wanted in (
+        tuple(name for i, name in enumerate(_FILTERED) if mask >> i & 1) for mask in range(8)
+    )
+}
+
+
+@functools.cache
+def _compiled_insert(dialect: Dialect) -> Compiled:
+    return insert(config_rules).compile(dialect=dialect)
 
 
 def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
@@ -117,14 +140,12 @@ class RuleCollection:
         offset: int = 0,
     ) -> list[ConfigRule]:
         """Rules matching every filter given, ordered by id; `limit`/`offset` page."""
-        query = (
-            select(config_rules)
-            .where(*_filters(device_id, owner, status))
-            .order_by(_c.id)
-            .limit(limit)
-            .offset(offset or None)
-        )
-        return [_rule(row) for row in self._conn.execute(query)]
+        given = {"device_id": device_id, "owner": owner, "status": status}
+        params = {f"by_{name}": str(value) for name, value in given.items() if value is not None}
+        query = _LIST[tuple(name for name in _FILTERED if given[name] is not None)]
+        if limit is not None or offset:
+            query = query.limit(limit).offset(offset or None)
+        return [_rule(row) for row in self._conn.execute(query, params)]
 
     def count(
         self,
@@ -140,6 +161,8 @@ class RuleCollection:
     def add_many(self, rules: Sequence[ConfigRule]) -> None:
         """Insert new rules; a duplicate id fails the transaction with ConflictError(id)."""
         self._journal.check_writable()
+        if not rules:
+            return
         with conflicts_as(self.kind):
             if self._conn.dialect.name == "postgresql":
                 self._copy(rules)
@@ -149,7 +172,7 @@ class RuleCollection:
 
     def _insert(self, rules: Sequence[ConfigRule]) -> None:
         """executemany of one prepared INSERT, in chunks."""
-        statement = insert(config_rules).compile(dialect=self._conn.dialect)
+        statement = _compiled_insert(self._conn.dialect)
         row = _values if statement.positional else _row
         for chunk in _chunks(rules):
             self._conn.exec_driver_sql(str(statement), [row(rule) for rule in chunk])
@@ -201,8 +224,9 @@ class RuleCollection:
         self._journal.check_writable()
         updated: list[ConfigRule] = []
         for chunk in _chunks(list(rules)):
-            statement = update(config_rules).where(_c.id.in_([old.id for old in chunk]))
-            self._conn.execute(statement.values(status=str(status), error=error))
+            ids = [old.id for old in chunk]
+            params = {"ids": ids, "new_status": str(status), "new_error": error}
+            self._conn.execute(_SET_STATUS, params)
             for old in chunk:
                 new = old.model_copy(update={"status": status, "error": error})
                 updated.append(new)
@@ -215,7 +239,6 @@ class RuleCollection:
         self._journal.check_writable()
         deleted: list[ConfigRule] = []
         for chunk in _chunks(list(rule_ids)):
-            statement = delete(config_rules).where(_c.id.in_(chunk)).returning(*config_rules.c)
-            deleted.extend(_rule(row) for row in self._conn.execute(statement))
+            deleted.extend(_rule(row) for row in self._conn.execute(_DELETE_IDS, {"ids": chunk}))
         self._journal.changes.extend(Change(self.kind, Op.DELETED, rule) for rule in deleted)
         return len(deleted)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from netweave.drivers.contract import (
+    BATCH_ABORTED,
     Capabilities,
     DeviceState,
     DeviceStatusChanged,
@@ -42,8 +43,6 @@ from netweave.drivers.emulated._network import (
 from netweave.model import ConfigRule, Device, OperStatus
 
 log = logging.getLogger(__name__)
-
-BATCH_ABORTED = "batch aborted"
 
 
 class EmulatedDriver:

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from netweave.drivers.contract import RuleResult
+from netweave.drivers.contract import BATCH_ABORTED, RuleResult
 from netweave.drivers.openflow import codec, readback, wire
 from netweave.drivers.openflow.rules import (
     FlowRule,
@@ -101,7 +101,7 @@ def _results(rules: Sequence[ConfigRule], outcome: _Outcome) -> list[RuleResult]
         cause = str(outcome.failure)
     return [
         RuleResult(
-            rule_id=rule.id, ok=False, error=outcome.errors.get(i, f"batch aborted ({cause})")
+            rule_id=rule.id, ok=False, error=outcome.errors.get(i, f"{BATCH_ABORTED} ({cause})")
         )
         for i, rule in enumerate(rules)
     ]
