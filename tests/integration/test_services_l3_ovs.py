@@ -1,10 +1,12 @@
 """An L3VPN on real Open vSwitch, without default forwarding: hosts in three subnets ping
-each other through it (their gateways answered by the controller), a host outside it
-reaches none of them, and delete leaves no service flow and no traffic."""
+their gateways (answered by the controller) and each other through it, a routed packet's
+TTL drops by exactly one (the service is one router), a host outside it reaches none of
+them, and delete leaves no service flow and no traffic."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.integration
 LabFactory = Callable[..., Lab]
 SWITCHES = ("s1", "s2", "s3")
 ADDRESSES = {"h1": "10.1.0.1", "h2": "10.2.0.1", "h3": "10.3.0.1", "h4": "10.4.0.1"}
+GATEWAYS = {"h1": "10.1.0.254", "h2": "10.2.0.254", "h3": "10.3.0.254", "h4": "10.4.0.254"}
 
 # s1 - s2 - s3 in a line; h1 and h4 on s1, h3 on s2, h2 on s3; one subnet per host.
 ROUTED = """
@@ -69,9 +72,14 @@ class Routed:
         return found.status if found else None
 
     async def ping(self, src: str, dst: str, count: int = 3) -> bool:
-        argv = ["ping", "-c", str(count), "-i", "0.2", "-W", "1", ADDRESSES[dst]]
-        result = await asyncio.to_thread(self.lab.exec, src, argv)
-        return result.returncode == 0
+        return (await self.run_ping(src, ADDRESSES[dst], count)).returncode == 0
+
+    async def run_ping(
+        self, src: str, address: str, count: int = 3, ttl: int = 64
+    ) -> subprocess.CompletedProcess[str]:
+        """``ping`` of `address` from host `src`, its echo requests sent with TTL `ttl`."""
+        argv = ["ping", "-c", str(count), "-i", "0.2", "-W", "1", "-t", str(ttl), address]
+        return await asyncio.to_thread(self.lab.exec, src, argv)
 
     def service_flows(self) -> dict[str, int]:
         return {
@@ -104,6 +112,15 @@ async def test_subnets_talk_through_the_l3vpn_and_only_they(routed: Routed) -> N
         assert await routed.ping(src, dst), f"{src} -> {dst}"
     neighbour = routed.lab.exec("h1", ["ip", "neigh", "show", "10.1.0.254"]).stdout
     assert gateway_mac(service_id("routed")) in neighbour  # the controller's answer
+    for host in ("h1", "h2", "h3"):
+        pinged = await routed.run_ping(host, GATEWAYS[host])
+        assert pinged.returncode == 0 and "ttl=64" in pinged.stdout, f"{host} -> gateway"
+    assert (await routed.run_ping("h4", GATEWAYS["h4"], count=1)).returncode != 0
+    # one router, one hop: h2's reply (sent with TTL 64) crosses s3, s2, s1 and arrives
+    # with 63; h1's request arrives with TTL 1 if sent with 2, not at all if sent with 1
+    assert "ttl=63" in (await routed.run_ping("h1", ADDRESSES["h2"], count=1)).stdout
+    assert (await routed.run_ping("h1", ADDRESSES["h2"], count=1, ttl=2)).returncode == 0
+    assert (await routed.run_ping("h1", ADDRESSES["h2"], count=1, ttl=1)).returncode != 0
     for dst in ("h1", "h2", "h3"):
         assert not await routed.ping("h4", dst, count=2), f"h4 (outside) -> {dst}"
     routed.inventory.delete_service("routed")

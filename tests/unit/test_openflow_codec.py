@@ -124,6 +124,27 @@ FLOW_CASES: list[tuple[dict[str, Any], dict[str, Any], list[Any]]] = [
             )
         ],
     ),
+    (  # a routed hop: MACs rewritten, TTL decremented
+        {
+            "match": {"in_port": 3, "eth_type": 0x0800, "ipv4_dst": "10.2.0.0/24"},
+            "actions": [
+                {"type": "dec_nw_ttl"},
+                {"type": "set_field", "field": "eth_dst", "value": "00:00:00:00:00:02"},
+                {"type": "output", "port": 1},
+            ],
+        },
+        {"in_port": 3, "eth_type": 0x0800, "ipv4_dst": ("10.2.0.0", "255.255.255.0")},
+        [
+            parser.OFPInstructionActions(
+                ofp.OFPIT_APPLY_ACTIONS,
+                [
+                    parser.OFPActionDecNwTtl(),
+                    parser.OFPActionSetField(eth_dst="00:00:00:00:00:02"),
+                    parser.OFPActionOutput(1, 0),
+                ],
+            )
+        ],
+    ),
     (
         {"match": {"arp_op": 1, "arp_tpa": "10.0.0.1", "eth_type": 0x0806, "tunnel_id": 5}},
         {"eth_type": 0x0806, "arp_op": 1, "arp_tpa": "10.0.0.1", "tunnel_id": 5},

@@ -1,6 +1,6 @@
-"""L3VPN services: exact rules over a path and a tree, the gateway ARP reply, and the
-service end to end on emulated switches (active, ARP answered on its ports only, bad
-addressing refused with nothing stored, delete leaves no rule)."""
+"""L3VPN services: exact rules over a path and a tree, the gateway ARP and echo replies,
+and the service end to end on emulated switches (active, ARP and ping answered on its
+ports only, bad addressing refused with nothing stored, delete leaves no rule)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from os_ken.lib.packet import ethernet, ipv4, packet
+from os_ken.lib.packet import icmp as icmp_packet
 
 from netweave.bus import InProcessBus
 from netweave.controller import Backoff, DeviceManager
 from netweave.controller import packets as pk
-from netweave.controller.gateway_arp import GatewayArp, arp_reply
+from netweave.controller.gateway import Gateway, arp_reply, asked
 from netweave.drivers import PacketIn
 from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.inventory import Invalid, Inventory, load_descriptor
@@ -75,15 +77,24 @@ def flow(match: dict[str, object], actions: list[dict[str, object]]) -> dict[str
     }
 
 
-def punt(device: str, port: int, gateway: str) -> tuple[str, dict[str, object]]:
-    match = {"in_port": port, "eth_type": 0x0806, "arp_op": 1, "arp_tpa": gateway}
-    return device, flow(match, [out("controller")])
+def punts(device: str, port: int, gateway: str) -> list[tuple[str, object]]:
+    """The gateway's ARP requests and pings from `port` to the controller."""
+    arp = {"in_port": port, "eth_type": 0x0806, "arp_op": 1, "arp_tpa": gateway}
+    ping = {
+        "in_port": port,
+        "eth_type": 0x0800,
+        "ip_proto": 1,
+        "ipv4_dst": gateway,
+        "icmpv4_type": 8,
+    }
+    return [(device, flow(match, [out("controller")])) for match in (arp, ping)]
 
 
 def sent(device: str, port: int, site: int, *tail: dict[str, object]) -> tuple[str, object]:
-    """A host's packet for `site`: routed (MACs rewritten) where it enters."""
+    """A host's packet for `site`: routed (TTL decremented, MACs rewritten) where it enters."""
     match = {"in_port": port, "eth_type": 0x0800, "ipv4_dst": str(SITES[site].subnet)}
     rewrite = [
+        {"type": "dec_nw_ttl"},
         {"type": "set_field", "field": "eth_src", "value": GW_MAC},
         {"type": "set_field", "field": "eth_dst", "value": SITES[site].mac},
     ]
@@ -97,11 +108,11 @@ def carried(device: str, port: int, site: int, *actions: dict[str, object]) -> t
     return device, flow(match, list(actions))
 
 
-def test_two_hosts_over_three_switches_route_both_ways_and_punt_gateway_arp() -> None:
+def test_two_hosts_over_three_switches_route_both_ways_and_punt_gateway_requests() -> None:
     rules = l3vpn_rules(OWNER, [A_TO_C], PORTS, SITES[:2], GW_MAC)
     assert [(r.device_id, r.value) for r in rules] == [
-        punt("A", 3, "10.1.0.254"),
-        punt("C", 3, "10.2.0.254"),
+        *punts("A", 3, "10.1.0.254"),
+        *punts("C", 3, "10.2.0.254"),
         carried("A", 1, 0, POP, out(3)),
         carried("B", 2, 0, out(1)),
         sent("C", 3, 0, *TAG, out(2)),
@@ -116,9 +127,9 @@ def test_two_hosts_over_three_switches_route_both_ways_and_punt_gateway_arp() ->
 def test_three_hosts_over_a_tree_route_every_pair_along_it() -> None:
     rules = l3vpn_rules(OWNER, [A_TO_C, A_TO_D], PORTS, SITES, GW_MAC)
     assert [(r.device_id, r.value) for r in rules] == [
-        punt("A", 3, "10.1.0.254"),
-        punt("C", 3, "10.2.0.254"),
-        punt("D", 2, "10.3.255.254"),
+        *punts("A", 3, "10.1.0.254"),
+        *punts("C", 3, "10.2.0.254"),
+        *punts("D", 2, "10.3.255.254"),
         # to the first host (A:3): down to the root
         carried("A", 1, 0, POP, out(3)),
         carried("B", 2, 0, out(1)),
@@ -144,8 +155,8 @@ def test_hosts_on_one_switch_are_routed_untagged() -> None:
     same = branch("branch-001", ("A", "a-edge", "a-two"))
     rules = l3vpn_rules(OWNER, [same], PORTS, SITES[:2], GW_MAC)
     assert [(r.device_id, r.value) for r in rules] == [
-        punt("A", 3, "10.1.0.254"),
-        punt("A", 4, "10.2.0.254"),
+        *punts("A", 3, "10.1.0.254"),
+        *punts("A", 4, "10.2.0.254"),
         sent("A", 4, 0, out(3)),
         sent("A", 3, 1, out(4)),
     ]
@@ -167,6 +178,73 @@ def test_arp_reply_answers_the_request_with_the_gateway_mac() -> None:
     assert pk.parse_arp(frame.payload) == pk.Arp(
         2, GW_MAC, "10.1.0.254", "00:00:00:00:00:01", "10.1.0.1"
     )
+
+
+H1_MAC = "00:00:00:00:00:01"
+
+
+def oskenned_ping(src: str, dst: str, ip: dict[str, object], icmp: dict[str, object]) -> bytes:
+    """An Ethernet frame carrying an ICMP echo message, built by os-ken's packet library
+    (which computes both checksums itself and pads the frame to 60 bytes)."""
+    frame = packet.Packet()
+    frame.add_protocol(ethernet.ethernet(dst=dst, src=src, ethertype=pk.ETH_IPV4))
+    frame.add_protocol(ipv4.ipv4(proto=pk.IP_PROTO_ICMP, **ip))
+    frame.add_protocol(icmp_packet.icmp(**icmp))
+    frame.serialize()
+    return bytes(frame.data)
+
+
+def ones_complement_sum(data: bytes) -> int:
+    """The one's complement sum of the 16-bit words of `data`, by modular arithmetic
+    (0xFFFF exactly when `data` carries a correct Internet checksum)."""
+    words = sum(
+        int.from_bytes(data[i : i + 2].ljust(2, b"\0"), "big") for i in range(0, len(data), 2)
+    )
+    return words % 0xFFFF or 0xFFFF
+
+
+@pytest.mark.parametrize("data", [b"hi", bytes(range(56)), b"odd"])
+def test_echo_reply_answers_a_ping_byte_for_byte(data: bytes) -> None:
+    request = oskenned_ping(
+        H1_MAC,
+        GW_MAC,
+        {"src": "10.1.0.1", "dst": "10.1.0.254", "ttl": 64, "identification": 0x4242},
+        {"type_": 8, "code": 0, "data": icmp_packet.echo(id_=0x1234, seq=7, data=data)},
+    )
+    frame = pk.parse_ethernet(request)
+    assert frame is not None
+    question = asked(frame)
+    assert question is not None
+    ethertype, address, answer = question
+    assert (ethertype, address) == (pk.ETH_IPV4, "10.1.0.254")
+    reply = answer(GW_MAC)
+    expected = oskenned_ping(
+        GW_MAC,
+        H1_MAC,
+        {"src": "10.1.0.254", "dst": "10.1.0.1", "ttl": 64, "flags": 2, "identification": 0},
+        {"type_": 0, "code": 0, "data": icmp_packet.echo(id_=0x1234, seq=7, data=data)},
+    )
+    assert len(reply) == 14 + 20 + 8 + len(data)  # the request's Ethernet padding dropped
+    assert reply == expected[: len(reply)]
+    assert ones_complement_sum(reply[14:34]) == 0xFFFF  # IPv4 header
+    assert ones_complement_sum(reply[34:]) == 0xFFFF  # ICMP message
+
+
+def ipv4_frame(proto: int, icmp_type: int, *, corrupt: bool = False) -> pk.Ethernet:
+    """h1's packet to its gateway carrying an ICMP echo message (its checksum broken)."""
+    echo = pk.build_icmp_echo(pk.IcmpEcho(icmp_type, 1, 1, b"x"))
+    if corrupt:
+        echo = echo[:-1] + b"y"
+    datagram = pk.build_ipv4(pk.Ipv4("10.1.0.1", "10.1.0.254", proto, echo))
+    return pk.Ethernet(GW_MAC, H1_MAC, pk.ETH_IPV4, datagram)
+
+
+def test_only_echo_requests_are_asked_of_a_gateway() -> None:
+    assert asked(ipv4_frame(pk.IP_PROTO_ICMP, pk.ICMP_ECHO_REQUEST)) is not None
+    assert asked(ipv4_frame(pk.IP_PROTO_ICMP, pk.ICMP_ECHO_REPLY)) is None
+    assert asked(ipv4_frame(pk.IP_PROTO_ICMP, pk.ICMP_ECHO_REQUEST, corrupt=True)) is None
+    assert asked(ipv4_frame(17, pk.ICMP_ECHO_REQUEST)) is None  # UDP
+    assert asked(pk.Ethernet(GW_MAC, H1_MAC, pk.ETH_LLDP, b"")) is None
 
 
 # -- end to end on emulated switches --------------------------------------------------------
@@ -215,7 +293,7 @@ class Net:
     store: Store
     inventory: Inventory
     network: EmulatedNetwork
-    arp: GatewayArp
+    gateway: Gateway
     h1_frames: list[bytes]
 
     def create(self, name: str, *hosts: str) -> None:
@@ -237,6 +315,13 @@ class Net:
         data = pk.ethernet(pk.BROADCAST, request.sender_mac, pk.ETH_ARP, pk.build_arp(request))
         return PacketIn(device_id=device_id("s1"), in_port=port, data=data)
 
+    def ping(self, port: int, gateway: str) -> PacketIn:
+        """h1's ping of `gateway` (sent to the gateway MAC), as punted from s1's `port`."""
+        echo = pk.build_icmp_echo(pk.IcmpEcho(pk.ICMP_ECHO_REQUEST, 1, 1, b"ping"))
+        datagram = pk.build_ipv4(pk.Ipv4("10.1.0.1", gateway, pk.IP_PROTO_ICMP, echo))
+        data = pk.ethernet(GW_MAC, H1_MAC, pk.ETH_IPV4, datagram)
+        return PacketIn(device_id=device_id("s1"), in_port=port, data=data)
+
 
 @pytest.fixture
 async def net(store: Store) -> AsyncIterator[Net]:
@@ -247,17 +332,17 @@ async def net(store: Store) -> AsyncIterator[Net]:
     plugin = EmulatedPlugin(network)
     manager = DeviceManager(store, {"emulated": plugin}, backoff=Backoff(0.01))
     reconciler = ServiceReconciler(store)
-    arp = GatewayArp(store, manager)
+    gateway = Gateway(store, manager)
     h1 = plugin.create(Device(id="h1", name="h1", type=DeviceType.HOST))
     frames: list[bytes] = []
     await manager.start()
     await reconciler.start()
-    arp.start()
+    gateway.start()
     await h1.connect()
     h1.subscribe(lambda event: frames.append(event.data) if isinstance(event, PacketIn) else None)
     try:
         await eventually(lambda: len(manager.connected_devices()) == len(SWITCHES))
-        yield Net(store, inventory, network, arp, frames)
+        yield Net(store, inventory, network, gateway, frames)
     finally:
         await h1.disconnect()
         await reconciler.stop()
@@ -267,22 +352,29 @@ async def net(store: Store) -> AsyncIterator[Net]:
 async def test_l3vpn_becomes_active_answers_its_gateways_and_leaves_nothing(net: Net) -> None:
     net.create("routed", "h1", "h2", "h3")
     await eventually(lambda: net.status("routed") is ServiceStatus.ACTIVE)
-    # 3 punts; per host, an entry flow at each other host's port and 2 on the tree
-    assert net.on_switches() == 3 + 3 * (2 + 2)
+    # 2 punts per host; per host, an entry flow at each other host's port and 2 on the tree
+    assert net.on_switches() == 3 * 2 + 3 * (2 + 2)
     mac = gateway_mac(service_id("routed"))
-    net.arp.handle_packet(net.ask(3, "10.9.9.9"))  # not a gateway: no answer
-    net.arp.handle_packet(net.ask(4, "10.1.0.254"))  # h4's port is not in the service
-    net.arp.handle_packet(net.ask(3, "10.1.0.254"))
-    await eventually(lambda: len(net.h1_frames) == 1)
-    frame = pk.parse_ethernet(net.h1_frames[0])
-    assert frame is not None
-    reply = pk.parse_arp(frame.payload)
+    net.gateway.handle_packet(net.ask(3, "10.9.9.9"))  # not a gateway: no answer
+    net.gateway.handle_packet(net.ask(4, "10.1.0.254"))  # h4's port is not in the service
+    net.gateway.handle_packet(net.ping(4, "10.1.0.254"))
+    net.gateway.handle_packet(net.ping(3, "10.2.0.254"))  # h2's gateway: not punted here
+    net.gateway.handle_packet(net.ask(3, "10.1.0.254"))
+    net.gateway.handle_packet(net.ping(3, "10.1.0.254"))
+    await eventually(lambda: len(net.h1_frames) == 2)
+    frames = {f.ethertype: f for f in map(pk.parse_ethernet, net.h1_frames) if f is not None}
+    reply = pk.parse_arp(frames[pk.ETH_ARP].payload)
     assert reply is not None
-    assert (frame.src, reply.op, reply.sender_mac, reply.sender_ip) == (mac, 2, mac, "10.1.0.254")
+    assert (frames[pk.ETH_ARP].src, reply.op, reply.sender_mac) == (mac, 2, mac)
+    assert reply.sender_ip == "10.1.0.254"
+    ip = pk.parse_ipv4(frames[pk.ETH_IPV4].payload)
+    assert ip is not None
+    assert (frames[pk.ETH_IPV4].src, ip.src, ip.dst) == (mac, "10.1.0.254", "10.1.0.1")
+    assert pk.parse_icmp_echo(ip.payload) == pk.IcmpEcho(pk.ICMP_ECHO_REPLY, 1, 1, b"ping")
     net.inventory.delete_service("routed")
     await eventually(lambda: net.status("routed") is None)
     assert net.on_switches() == 0
-    assert net.arp.punts() == {}
+    assert net.gateway.punts() == {}
 
 
 @pytest.mark.parametrize(
@@ -314,14 +406,14 @@ async def test_bad_addressing_is_refused_naming_the_endpoint_with_nothing_stored
 async def test_l3vpn_member_added_gets_rules_and_a_bad_one_is_refused(net: Net) -> None:
     net.create("routed", "h1", "h2")
     await eventually(lambda: net.status("routed") is ServiceStatus.ACTIVE)
-    assert net.on_switches() == 2 + 2 * (1 + 2)  # punts; per host, entry and 2 on the tree
+    assert net.on_switches() == 2 * 2 + 2 * (1 + 2)  # punts; per host, entry and 2 on the tree
     members = [{"device": host, "endpoint": "eth0"} for host in ("h1", "h2", "h3")]
     net.inventory.update_service("routed", ServiceUpdate.model_validate({"endpoints": members}))
     await eventually(
-        lambda: net.status("routed") is ServiceStatus.ACTIVE and net.on_switches() == 15
+        lambda: net.status("routed") is ServiceStatus.ACTIVE and net.on_switches() == 18
     )
     members[2] = {"device": "h4", "endpoint": "eth0"}  # h1's subnet again
     with pytest.raises(Invalid) as refused:
         net.inventory.update_service("routed", ServiceUpdate.model_validate({"endpoints": members}))
     assert refused.value.problems[0].loc == ("endpoints", 2)
-    assert net.on_switches() == 15
+    assert net.on_switches() == 18

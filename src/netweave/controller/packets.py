@@ -1,4 +1,4 @@
-"""The few frames the controller itself builds and reads: LLDP, ARP and IPv4 headers.
+"""The few frames the controller itself builds and reads: LLDP, ARP, IPv4 and ICMP echo.
 
 Hand-written with `struct` because they are tiny (a handful of fixed fields) and on the
 discovery hot path; each builder has a parser and tests round-trip them.
@@ -139,3 +139,92 @@ def ipv4_source(payload: bytes) -> str | None:
     if len(payload) < 20 or payload[0] >> 4 != 4:
         return None
     return str(ipaddress.IPv4Address(payload[12:16]))
+
+
+# -- IPv4 / ICMP echo ---------------------------------------------------------------------------
+IP_PROTO_ICMP = 1
+ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST = 0, 8
+
+_IPV4 = struct.Struct("!BBHHHBBH4s4s")  # header without options; checksum at offset 10
+_ICMP_ECHO = struct.Struct("!BBHHH")  # type, code, checksum (offset 2), identifier, sequence
+_DONT_FRAGMENT = 0x4000
+_MORE_FRAGMENTS_AND_OFFSET = 0x3FFF
+
+
+def checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of `data`; 0 when `data` carries a correct one."""
+    padded = data + b"\0" * (len(data) % 2)
+    total: int = sum(struct.unpack(f"!{len(padded) // 2}H", padded))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _checksummed(data: bytes, offset: int) -> bytes:
+    """`data` with the checksum of `data` (whose checksum field is zero) at `offset`."""
+    return data[:offset] + struct.pack("!H", checksum(data)) + data[offset + 2 :]
+
+
+@dataclass(frozen=True)
+class Ipv4:
+    src: str
+    dst: str
+    proto: int
+    payload: bytes
+    ttl: int = 64
+
+
+def parse_ipv4(data: bytes) -> Ipv4 | None:
+    """An IPv4 packet (options skipped, Ethernet padding cut off), or None if it is
+    malformed, has a wrong header checksum or is a fragment (never reassembled here)."""
+    if len(data) < _IPV4.size:
+        return None
+    first, _, total, _, fragment, ttl, proto, _, src, dst = _IPV4.unpack_from(data)
+    header = (first & 0xF) * 4
+    if first >> 4 != 4 or header < _IPV4.size or not header <= total <= len(data):
+        return None
+    if fragment & _MORE_FRAGMENTS_AND_OFFSET or checksum(data[:header]):
+        return None
+    address = ipaddress.IPv4Address
+    return Ipv4(str(address(src)), str(address(dst)), proto, data[header:total], ttl)
+
+
+def build_ipv4(packet: Ipv4) -> bytes:
+    """`packet` with a 20-byte header (no options, don't fragment, identification 0)."""
+    header = _IPV4.pack(
+        0x45,
+        0,
+        _IPV4.size + len(packet.payload),
+        0,
+        _DONT_FRAGMENT,
+        packet.ttl,
+        packet.proto,
+        0,
+        ipaddress.IPv4Address(packet.src).packed,
+        ipaddress.IPv4Address(packet.dst).packed,
+    )
+    return _checksummed(header, 10) + packet.payload
+
+
+@dataclass(frozen=True)
+class IcmpEcho:
+    type: int  # ICMP_ECHO_REQUEST or ICMP_ECHO_REPLY
+    ident: int
+    seq: int
+    data: bytes
+
+
+def parse_icmp_echo(payload: bytes) -> IcmpEcho | None:
+    """An ICMP echo request or reply (RFC 792), or None if it is another message,
+    truncated or has a wrong checksum."""
+    if len(payload) < _ICMP_ECHO.size:
+        return None
+    icmp_type, code, _, ident, seq = _ICMP_ECHO.unpack_from(payload)
+    if icmp_type not in (ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY) or code or checksum(payload):
+        return None
+    return IcmpEcho(icmp_type, ident, seq, payload[_ICMP_ECHO.size :])
+
+
+def build_icmp_echo(echo: IcmpEcho) -> bytes:
+    message = _ICMP_ECHO.pack(echo.type, 0, 0, echo.ident, echo.seq) + echo.data
+    return _checksummed(message, 2)

@@ -1,6 +1,6 @@
 """The controller as one object: driver plugins, device sessions, discovery, onboarding,
-connectivity services (with the answers to their gateways' ARP requests) and
-(optionally) default forwarding, started and stopped together.
+connectivity services (with the answers to their gateways' ARP requests and pings)
+and (optionally) default forwarding, started and stopped together.
 
 Services and forwarding do not conflict: service flows (`SERVICE_PRIORITY`) outrank
 forwarding flows and match their own edge ports and VLANs only."""
@@ -16,7 +16,7 @@ from netweave.controller.device_manager import DeviceManager
 from netweave.controller.discovery import Discovery
 from netweave.controller.forwarding import OWNER as FORWARDING_OWNER
 from netweave.controller.forwarding import Forwarding
-from netweave.controller.gateway_arp import GatewayArp
+from netweave.controller.gateway import Gateway
 from netweave.controller.monitoring import StatsCollector
 from netweave.controller.onboarding import Onboarding
 from netweave.controller.openflow_rules import OpenFlowControlRules
@@ -90,7 +90,7 @@ class Controller:
             else None
         )
         self.services = ServiceReconciler(store) if s.services else None
-        self.gateway_arp = GatewayArp(store, self.manager) if s.services else None
+        self.gateway = Gateway(store, self.manager) if s.services else None
         self.statistics = (
             StatsCollector(store, self.manager, tsdb, interval=s.statistics_interval_s)
             if tsdb is not None
@@ -128,8 +128,8 @@ class Controller:
             await self.forwarding.start()
         if self.services is not None:
             await self.services.start()
-        if self.gateway_arp is not None:
-            self.gateway_arp.start()
+        if self.gateway is not None:
+            self.gateway.start()
         if self.statistics is not None:
             await self.statistics.start()
         if self.service_throughput is not None:

@@ -3,17 +3,17 @@
 Each endpoint is a host port with an address (its subnet), a MAC and a gateway (the
 host device's ``gateway`` attribute, from the descriptor). The service plays the router:
 its gateway addresses all answer to one MAC derived from the service id (the controller
-replies to the ARP requests the service's punt rules send it, see
-`netweave.controller.gateway_arp`), and packets for another endpoint's subnet are routed
+replies to the ARP requests and pings for them that the service's punt rules send it,
+see `netweave.controller.gateway`), and packets for another endpoint's subnet are routed
 to that host.
 
 The connections are an L2VPN's branches and tree (see `netweave.services.l2vpn`), with
 one VLAN. On the switch of the sending host, an IPv4 packet from its edge port to the
-subnet of endpoint j gets the gateway MAC as source and host j's MAC as destination,
-then is tagged and sent along the tree towards j (untagged when j is on that switch);
-every other switch forwards it by (in port, VLAN, destination subnet) towards j, the
-last one untagged to j's port. The TTL is not decremented (the typed OpenFlow actions
-have no ``dec_ttl``). Flows match their in port, so services never share a flow.
+subnet of endpoint j gets its TTL decremented (once: the service is one router), the
+gateway MAC as source and host j's MAC as destination, then is tagged and sent along the
+tree towards j (untagged when j is on that switch); every other switch forwards it by
+(in port, VLAN, destination subnet) towards j, the last one untagged to j's port.
+Flows match their in port, so services never share a flow.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from netweave.drivers.openflow.rules import (
     Action,
+    DecNwTtl,
     FlowRule,
     Match,
     Output,
@@ -41,6 +42,7 @@ from netweave.services.snapshot import Snapshot
 GATEWAY_ATTRIBUTE = "gateway"
 """The host device attribute holding its gateway address (as the inventory stores it)."""
 ETH_IPV4, ETH_ARP, ARP_REQUEST = 0x0800, 0x0806, 1
+IP_PROTO_ICMP, ICMP_ECHO_REQUEST = 1, 8
 
 
 Edge = tuple[str, int]
@@ -121,9 +123,9 @@ def l3vpn_rules(
     sites: Sequence[Site],
     mac: str,
 ) -> list[ConfigRule]:
-    """The ARP punt and routing rules over the tree of `branches` (in order, sharing one
-    VLAN) for `sites` (one per endpoint, in order); `mac` is the gateways' MAC and
-    `ports` numbers every endpoint of the hops."""
+    """The punt (gateway ARP and ping) and routing rules over the tree of `branches` (in
+    order, sharing one VLAN) for `sites` (one per endpoint, in order); `mac` is the
+    gateways' MAC and `ports` numbers every endpoint of the hops."""
     vlan = branches[0].vlan_id
     if vlan is None:
         raise ValueError(f"connection {branches[0].id} has no VLAN")
@@ -139,12 +141,25 @@ def l3vpn_rules(
         trunks.setdefault(parent, set()).add(down)
     rules = []
     for (device, port), site in zip(edges, sites, strict=True):
-        punt = Match(in_port=port, eth_type=ETH_ARP, arp_op=ARP_REQUEST, arp_tpa=site.gateway)
-        rules.append(config_rule(owner, device, _flow(punt, [Output(port="controller")])))
+        for punt in _punts(port, site.gateway):
+            rules.append(config_rule(owner, device, _flow(punt, [Output(port="controller")])))
     for edge, site in zip(edges, sites, strict=True):
         for device, flow in _routes_to(edge, site, edges, up, trunks, vlan, mac):
             rules.append(config_rule(owner, device, flow))
     return rules
+
+
+def _punts(port: int, gateway: str) -> list[Match]:
+    """The requests for `gateway` from `port` that the controller answers: ARP and ping."""
+    arp = Match(in_port=port, eth_type=ETH_ARP, arp_op=ARP_REQUEST, arp_tpa=gateway)
+    ping = Match(
+        in_port=port,
+        eth_type=ETH_IPV4,
+        ip_proto=IP_PROTO_ICMP,
+        ipv4_dst=gateway,
+        icmpv4_type=ICMP_ECHO_REQUEST,
+    )
+    return [arp, ping]
 
 
 def _routes_to(
@@ -161,6 +176,7 @@ def _routes_to(
     last, port = edge
     subnet = str(site.subnet)
     rewrite: list[Action] = [
+        DecNwTtl(),
         SetField(field="eth_src", value=mac),
         SetField(field="eth_dst", value=site.mac),
     ]

@@ -336,6 +336,8 @@ def _actions(data: bytes) -> list[dict[str, Any]]:
             out.append({"type": "push_vlan", "ethertype": ethertype})
         elif kind == 18:
             out.append({"type": "pop_vlan"})
+        elif kind == 24:
+            out.append({"type": "dec_nw_ttl"})
         elif kind == 22:
             (group_id,) = struct.unpack_from("!I", body)
             out.append({"type": "group", "group_id": group_id})

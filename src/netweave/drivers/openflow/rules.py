@@ -187,7 +187,16 @@ class ToGroup(_Strict):
     group_id: GroupId
 
 
-Action = Annotated[Output | SetField | PushVlan | PopVlan | ToGroup, Field(discriminator="type")]
+class DecNwTtl(_Strict):
+    """Decrement the IPv4 TTL (IPv6 hop limit); a packet that arrives with TTL 0 or 1 goes
+    no further (the switch drops it, or punts it with reason ``invalid_ttl``)."""
+
+    type: Literal["dec_nw_ttl"] = "dec_nw_ttl"
+
+
+Action = Annotated[
+    Output | SetField | PushVlan | PopVlan | ToGroup | DecNwTtl, Field(discriminator="type")
+]
 
 
 class FlowRule(_Strict):

@@ -21,6 +21,7 @@ from netweave.drivers.openflow.rules import (
     COOKIE_MARKER_MASK,
     RESERVED_PORTS,
     Action,
+    DecNwTtl,
     FlowRule,
     GroupRule,
     MeterRule,
@@ -201,6 +202,7 @@ _OUTPUT: Final = struct.Struct("!HHIH6x")
 _GROUP: Final = struct.Struct("!HHI")
 _PUSH_VLAN: Final = struct.Struct("!HHH2x")
 _POP_VLAN: Final = struct.pack("!HH4x", 18, 8)
+_DEC_NW_TTL: Final = struct.pack("!HH4x", 24, 8)
 _INSTRUCTION: Final = struct.Struct("!HH4x")
 _GOTO: Final = struct.Struct("!HHB3x")
 _METER: Final = struct.Struct("!HHI")
@@ -224,6 +226,8 @@ def action(act: Action) -> bytes:
         return _PUSH_VLAN.pack(17, 8, act.ethertype)
     if isinstance(act, PopVlan):
         return _POP_VLAN
+    if isinstance(act, DecNwTtl):
+        return _DEC_NW_TTL
     raise TypeError(f"unknown action {act!r}")
 
 
