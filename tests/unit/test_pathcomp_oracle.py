@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import random
-from itertools import combinations, islice, pairwise
+from collections.abc import Callable
+from itertools import combinations, islice, pairwise, product
 
 import networkx as nx
 import pytest
 
 from netweave.model import Device, DeviceType, EndpointRef, Link
 from netweave.pathcomp import Constraint, NoPathError, Path, PathGraph, PathRequest
-from netweave.pathcomp._digraph import LinkAttrs, build_digraph
+from netweave.pathcomp._digraph import Digraph, LinkAttrs, build_digraph
 from netweave.pathcomp._landmarks import Landmarks
+from netweave.pathcomp._search import tight_route
+from netweave.pathcomp._table import CostTable, forget_tables
 
 GBPS = 10**9
 SEEDS = [*range(50), 302]  # 302: a backup would reuse a zero-cost link the other way
@@ -48,13 +52,14 @@ class RandomNet:
                     capacity_bps=capacity,
                 )
             )
-        devices = [
+        self.devices = [
             Device(
                 id=name, name=name, type=DeviceType.HOST if name[0] == "h" else DeviceType.SWITCH
             )
             for name in self.nx
         ]
-        self.graph = PathGraph(devices, model_links)
+        self.links = model_links
+        self.graph = PathGraph(self.devices, model_links)
         self.endpoints = [tuple(rng.sample(sorted(self.nx), 2)) for _ in range(4)]
 
     def oracle(self, src: str, dst: str) -> nx.Graph:
@@ -185,3 +190,91 @@ def test_disjoint_pair_total_cost_matches_exhaustive_search(seed: int, kind: str
             assert not set(primary.device_ids[1:-1]) & set(backup.device_ids[1:-1])
         for path in pair:
             assert_valid(net, path, src, dst)
+
+
+def random_digraph(seed: int) -> tuple[Digraph, list[int]]:
+    """A sparse random digraph (hosts, zero costs, parallel links) and its arc bandwidths."""
+    rng = random.Random(f"tight {seed}")
+    size = 16
+    is_host = [i < 3 for i in range(size)]
+    links = {
+        i: LinkAttrs(*rng.sample(range(size), 2), rng.randint(0, 4), 0.0, rng.choice((1, 10)))
+        for i in range(30)
+    }
+    digraph = build_digraph(is_host, links, split_all=False)
+    return digraph, digraph.arc_bps
+
+
+def networkx_digraph(digraph: Digraph, allowed: Callable[[int], bool]) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(digraph.node_device)))
+    for arc, (tail, head) in enumerate(zip(digraph.arc_tail, digraph.arc_head, strict=True)):
+        cost = digraph.arc_cost[arc]
+        if allowed(arc) and (not graph.has_edge(tail, head) or graph[tail][head]["cost"] > cost):
+            graph.add_edge(tail, head, cost=cost)
+    return graph
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_tight_routes_are_least_cost_and_none_only_when_filters_cost_more(seed: int) -> None:
+    digraph, bps = random_digraph(seed)
+    table = CostTable(digraph)
+    everything = networkx_digraph(digraph, lambda arc: True)
+    wide = networkx_digraph(digraph, lambda arc: bps[arc] >= 10)
+    for target in everything:
+        costs = table.costs_to(target)
+        exact = nx.shortest_path_length(everything.reverse(), target, weight="cost")
+        assert [costs[node] for node in everything] == [exact.get(n, math.inf) for n in everything]
+        for source, (allowed, oracle) in product(
+            (node for node in everything if node != target),
+            ((None, everything), (lambda arc: bps[arc] >= 10, wide)),
+        ):
+            route = tight_route(digraph, costs, source, target, allowed)
+            if route is None:
+                assert not nx.has_path(oracle, source, target) or (
+                    nx.shortest_path_length(oracle, source, target, "cost") > costs[source]
+                )
+                continue
+            assert (route.nodes[0], route.nodes[-1]) == (source, target)
+            assert len(set(route.nodes)) == len(route.nodes)
+            for (tail, head), arc in zip(pairwise(route.nodes), route.arcs, strict=True):
+                assert (digraph.arc_tail[arc], digraph.arc_head[arc]) == (tail, head)
+                assert allowed is None or allowed(arc)
+            assert sum(digraph.arc_cost[arc] for arc in route.arcs) == costs[source]
+
+
+@pytest.mark.parametrize("seed", SEEDS[:20])
+def test_graphs_too_big_for_a_table_give_paths_of_the_same_cost(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    net = RandomNet(seed, switches=12, links=24)
+    wanted = [
+        PathRequest(src_device_id=src, dst_device_id=dst, **constraints)
+        for src, dst in net.endpoints
+        for constraints in ({}, {"bandwidth_bps": 10 * GBPS}, {"k": 3}, {"disjoint": "link"})
+    ]
+    with_table = [ask_costs(net.graph, one) for one in wanted]
+    monkeypatch.setattr("netweave.pathcomp._table.TABLE_MAX_NODES", 0)
+    without = PathGraph(net.devices, net.links)
+    assert [ask_costs(without, one) for one in wanted] == with_table
+    assert without._landmarks is not None
+
+
+def ask_costs(graph: PathGraph, request: PathRequest) -> list[float]:
+    """The costs of the paths found; of a disjoint pair, its total (ties may split it)."""
+    try:
+        costs = [path.cost for path in graph.compute(request)]
+    except NoPathError:
+        return []
+    return [sum(costs)] if request.disjoint else costs
+
+
+def test_snapshots_differing_only_by_reservations_share_one_table() -> None:
+    net = RandomNet(1, switches=12, links=24)
+    forget_tables()
+    first = PathGraph(net.devices, net.links)
+    reserved = [link.model_copy(update={"reserved_bps": GBPS}) for link in net.links]
+    second = PathGraph(net.devices, reserved)
+    assert first._table is second._table
+    costlier = [link.model_copy(update={"cost": link.cost + 1}) for link in net.links]
+    assert PathGraph(net.devices, costlier)._table is not first._table

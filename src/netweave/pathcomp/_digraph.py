@@ -52,6 +52,8 @@ class Digraph:
     arc_cost: list[float]
     arc_latency: list[float]
     arc_hop: list[float]  # 1 per link arc, 0 per internal arc
+    arc_bps: list[int]  # unreserved bandwidth of each link arc
+    out_arcs: list[tuple[int, ...]]  # per node: the arcs leaving it, lowest first
     link_arcs: dict[int, tuple[int, int]]  # link index -> its two arcs
     thin_order: list[int]  # link arcs, least unreserved bandwidth first
     thin_bps: list[int]  # unreserved bandwidth of thin_order, ascending
@@ -105,6 +107,9 @@ def build_digraph(is_host: list[bool], links: dict[int, LinkAttrs], *, split_all
     for out, in_ in zip(out_node, in_node, strict=True):
         mirror[out], mirror[in_] = in_, out
     bandwidth = [links[arc_link[arc]].unreserved_bps for arc in range(link_arc_count)]
+    out_arcs: list[list[int]] = [[] for _ in node_device]
+    for tail, _, arc in arcs:
+        out_arcs[tail].append(arc)
     thin_order = sorted(range(link_arc_count), key=lambda arc: (bandwidth[arc], arc))
     return Digraph(
         graph=graph,
@@ -118,6 +123,8 @@ def build_digraph(is_host: list[bool], links: dict[int, LinkAttrs], *, split_all
         arc_cost=arc_cost,
         arc_latency=arc_latency,
         arc_hop=[1.0] * link_arc_count + [0.0] * (len(arcs) - link_arc_count),
+        arc_bps=bandwidth,
+        out_arcs=[tuple(leaving) for leaving in out_arcs],
         link_arcs=link_arcs,
         thin_order=thin_order,
         thin_bps=[bandwidth[arc] for arc in thin_order],

@@ -61,6 +61,50 @@ def shortest(
     return Route(nodes, arcs)
 
 
+def tight_route(
+    digraph: Digraph,
+    costs_to: Sequence[float],
+    source: int,
+    target: int,
+    allowed: Callable[[int], bool] | None = None,
+) -> Route | None:
+    """A least-cost route along arcs that keep to `costs_to`, or None if there is none.
+
+    `costs_to` holds the exact least cost from every node to `target` in `digraph`. Only
+    arcs whose cost plus what is left from their head equals what is left from their tail
+    are followed (and of those, only `allowed` ones): depth first, lowest arc first,
+    never twice through a node. Without `allowed` the walk rarely backtracks; with it,
+    None means that the allowed arcs have no route as cheap as `costs_to[source]`.
+    """
+    if costs_to[source] == math.inf:
+        return None
+    head, cost, out_arcs = digraph.arc_head, digraph.arc_cost, digraph.out_arcs
+    nodes, arcs = [source], list[int]()
+    pending = [iter(out_arcs[source])]  # per node of the walk: its arcs not tried yet
+    seen = {source}
+    while nodes[-1] != target:
+        left = costs_to[nodes[-1]]
+        for arc in pending[-1]:
+            node = head[arc]
+            if (
+                cost[arc] + costs_to[node] == left
+                and node not in seen
+                and (allowed is None or allowed(arc))
+            ):
+                seen.add(node)
+                nodes.append(node)
+                arcs.append(arc)
+                pending.append(iter(out_arcs[node]))
+                break
+        else:  # a dead end: back up one arc
+            if not arcs:
+                return None
+            nodes.pop()
+            arcs.pop()
+            pending.pop()
+    return Route(tuple(nodes), tuple(arcs))
+
+
 def costs_to(digraph: Digraph, graph: Graph, target: int) -> array[float]:
     """The least cost from every node to `target` (inf when there is none).
 
@@ -81,23 +125,20 @@ def costs_to(digraph: Digraph, graph: Graph, target: int) -> array[float]:
 def k_shortest(
     digraph: Digraph,
     graph: Graph,
-    source: int,
-    target: int,
-    estimate: Estimate,
+    first: Route,
     exact_estimate: Callable[[], Estimate],
 ) -> Iterator[Route]:
-    """Simple routes by increasing cost (Yen's algorithm), lazily, until there are no more.
+    """Simple routes by increasing cost (Yen's algorithm) after `first`, lazily, until
+    there are no more.
 
-    Every search runs A*: the first guided by `estimate`, the spur searches by the one
-    `exact_estimate()` returns once a second route is asked for. Both must be consistent
-    lower bounds of the cost from a node to `target` in `graph`; an exact one stays one
-    in the spur graphs, which only lose arcs and nodes. Spur searches start where a route
-    left its parent (Lawler), and one copy of `graph` serves all spurs of a route.
+    `first` is a least-cost route in `graph`. Spur searches run A* guided by the estimate
+    `exact_estimate()` returns once a second route is asked for: a consistent lower bound
+    of the cost from a node to the target in `graph`; an exact one stays one in the spur
+    graphs, which only lose arcs and nodes. Spur searches start where a route left its
+    parent (Lawler), and one copy of `graph` serves all spurs of a route.
     """
     weight = digraph.arc_cost.__getitem__
-    route = shortest(graph, source, target, weight, estimate)
-    if route is None:
-        return
+    route, target = first, first.nodes[-1]
     yield route
     estimate = exact_estimate()
     accepted: list[Route] = []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import chain, groupby, islice
+from itertools import groupby, islice
 
 import rustworkx as rx
 
@@ -21,7 +21,9 @@ from netweave.pathcomp._search import (
     disjoint_pair,
     k_shortest,
     shortest,
+    tight_route,
 )
+from netweave.pathcomp._table import CostTable, cost_table, fits_table
 from netweave.pathcomp.errors import Constraint, NoPathError
 from netweave.pathcomp.request import MAX_K, Path, PathRequest
 
@@ -40,6 +42,9 @@ class _Filter:
     links: frozenset[int]
 
 
+_UNFILTERED = _Filter(split=False, thin_arcs=0, devices=frozenset(), links=frozenset())
+
+
 class PathGraph:
     """Computes paths over one snapshot of devices and links; build once, ask many times.
 
@@ -47,9 +52,13 @@ class PathGraph:
     start or end a path but never carry one. Costs, latencies and bandwidths are read
     from the links; a link's usable bandwidth is its `unreserved_bps`.
 
-    Paths are searched with A*: the first one of a request guided by landmark bounds
-    (16 Dijkstras when the graph is built), further paths and disjoint pairs by the
-    exact cost to the destination (one Dijkstra per destination and filter, cached).
+    The first path of a request follows a table of least costs between all nodes
+    (`_table`: built on first use, shared by snapshots with the same costs) along the
+    lowest arcs that keep to it; when the request's filters block every such path, A*
+    guided by the table finds one. Graphs too big for a table use A* on landmark bounds
+    (16 Dijkstras when the graph is built) instead. Further paths and disjoint pairs are searched
+    with A* on the exact cost to the destination (the table's, or without filters or
+    table one Dijkstra per destination and filter, cached).
 
     `search_limit` bounds the search under `max_latency_ms`/`max_hops`: at most that many
     simple paths are examined in order of cost. If fewer than `k` of them qualify, the
@@ -82,9 +91,11 @@ class PathGraph:
             if link.status is not OperStatus.DOWN and link.a.device_id != link.b.device_id
         }
         self._plain = build_digraph(self._is_host, self._links, split_all=False)
-        self._landmarks = Landmarks(self._plain, self._plain.graph)
+        self._landmarks = (  # for graphs too big for a cost table
+            None if fits_table(self._plain) else Landmarks(self._plain, self._plain.graph)
+        )
         self._graph = lru_cache(maxsize=GRAPHS_CACHED)(self._filtered_graph)
-        self._costs_to = lru_cache(maxsize=COSTS_TO_CACHED)(self._exact_costs_to)
+        self._dijkstra_costs_to = lru_cache(maxsize=COSTS_TO_CACHED)(self._exact_costs_to)
 
     @classmethod
     def from_topology(
@@ -102,22 +113,16 @@ class PathGraph:
             return list(self.compute_disjoint_pair(request))
         digraph = self._plain
         source, target = self._terminals(request, digraph)
-        keep = self._filter(request, split=False)
-        graph = self._graph(keep)
-        routes = k_shortest(
-            digraph,
-            graph,
-            source,
-            target,
-            self._landmarks.estimate_to(target),
-            lambda: self._costs_to(keep, target).__getitem__,
-        )
-        routes = islice(routes, self._search_limit)
-        first = next(routes, None)
+        first = self._first_route(request, source, target)
         if first is None:
             raise self._unreachable(request, source, target)
+        if request.k == 1 and not _has_limits(request):
+            return [self._path(digraph, first)]
+        keep = self._filter(request, split=False)
+        graph = self._graph(keep)
+        routes = k_shortest(digraph, graph, first, lambda: self._costs_to(keep, target).__getitem__)
         found: list[Path] = []
-        for path in (self._path(digraph, route) for route in chain([first], routes)):
+        for path in (self._path(digraph, route) for route in islice(routes, self._search_limit)):
             if _broken_limit(path, request) is None:
                 found.append(path)
                 if len(found) == request.k:
@@ -166,6 +171,48 @@ class PathGraph:
                     broken,
                 )
         return primary, backup
+
+    def _first_route(self, request: PathRequest, source: int, target: int) -> Route | None:
+        """A least-cost route of the plain digraph that passes the request's filters."""
+        cost = self._plain.arc_cost.__getitem__
+        if self._landmarks is not None:
+            graph = self._graph(self._filter(request, split=False))
+            return shortest(graph, source, target, cost, self._landmarks.estimate_to(target))
+        costs = self._table.costs_to(target)
+        if not _has_filters(request):
+            return tight_route(self._plain, costs, source, target)
+        route = tight_route(self._plain, costs, source, target, self._allowed(request))
+        if route is None and costs[source] != math.inf:
+            graph = self._graph(self._filter(request, split=False))
+            route = shortest(graph, source, target, cost, costs.__getitem__)
+        return route
+
+    def _allowed(self, request: PathRequest) -> Callable[[int], bool]:
+        """Whether an arc of the plain digraph passes the request's filters."""
+        bandwidth = request.bandwidth_bps or 0
+        devices = {self._device_index[device] for device in request.exclude_devices}
+        links = {self._link_index[link] for link in request.exclude_links}
+        bps, arc_link = self._plain.arc_bps, self._plain.arc_link
+        head, node_device = self._plain.arc_head, self._plain.node_device
+
+        def allowed(arc: int) -> bool:
+            return (
+                bps[arc] >= bandwidth
+                and arc_link[arc] not in links
+                and node_device[head[arc]] not in devices
+            )
+
+        return allowed
+
+    @cached_property
+    def _table(self) -> CostTable:
+        return cost_table(self._plain)
+
+    def _costs_to(self, keep: _Filter, target: int) -> array[float]:
+        """The exact cost from every node to `target` in the graph `keep` leaves."""
+        if keep == _UNFILTERED and self._landmarks is None:
+            return self._table.costs_to(target)
+        return self._dijkstra_costs_to(keep, target)
 
     def _digraph(self, split: bool) -> Digraph:
         return self._split if split else self._plain
@@ -350,6 +397,10 @@ def _order(path: Path) -> tuple[float, int, tuple[str, ...]]:
 
 def _has_limits(request: PathRequest) -> bool:
     return request.max_latency_ms is not None or request.max_hops is not None
+
+
+def _has_filters(request: PathRequest) -> bool:
+    return bool(request.bandwidth_bps or request.exclude_devices or request.exclude_links)
 
 
 def _broken_limit(path: Path, request: PathRequest) -> Constraint | None:
