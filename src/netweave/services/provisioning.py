@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from netweave.drivers import BATCH_ABORTED
 from netweave.model import (
     ConfigRule,
     Connection,
@@ -69,7 +70,12 @@ class Provisioning:
         `recompute` finds a new route even if the current one works (after the service
         changed, or to retry a failed one); `strict` raises `ProvisionError` instead of
         failing the service (for the API: the transaction then rolls back).
+
+        The step leaves the service stable or waiting for something that will be
+        committed later (a device's answer, a port number), so the transaction settles
+        it (`Repository.settle`): its own writes need no reconciler pass.
         """
+        self.repo.settle(service.id)
         repo = self.repo
         current = {rule.id: rule for rule in repo.rules.list(owner=owner_of(service.id))}
         connections = sorted(repo.connections.list(scope=service.id), key=_in_order)
@@ -87,7 +93,7 @@ class Provisioning:
             self._withdraw(current.values())
             self._release(connections)
             return service
-        refused = next((r for r in current.values() if _refused(r)), None)
+        refused = _first_refused(current.values())
         if refused is not None:
             device = self.snap.devices.get(refused.device_id)
             name = device.name if device else refused.device_id
@@ -144,6 +150,7 @@ class Provisioning:
         and store its connections: p2p, a primary and (protected) a backup, each with a
         VLAN; l2vpn and l3vpn, a branch per endpoint after the first, sharing one VLAN."""
         self._check_ports_free(service)
+        self.snap.read_endpoints(ref.endpoint_id for ref in service.endpoints)
         for connection in old:  # the new route may use what the old one holds
             self.snap.reserve(connection.link_ids, -connection.reserved_bps)
         try:
@@ -211,6 +218,7 @@ class Provisioning:
 
     def _broken(self, connections: list[Connection]) -> bool:
         links = self.snap.links
+        self.snap.read_endpoints(_endpoints(connections))
         return any(
             link_id not in links or links[link_id].status is OperStatus.DOWN
             for connection in connections
@@ -220,6 +228,7 @@ class Provisioning:
     def _unnumbered(self, connections: list[Connection]) -> str:
         """The ports of `connections` whose number is not known yet, for messages."""
         names = []
+        self.snap.read_endpoints(_endpoints(connections))
         for endpoint_id in _endpoints(connections):
             endpoint = self.snap.endpoint(endpoint_id)
             if endpoint is not None and endpoint.number is None:
@@ -278,8 +287,7 @@ class Provisioning:
         if not all(_applied(current[rule_id]) for rule_id in desired):
             return False
         stale = [rule for rule_id, rule in current.items() if rule_id not in desired]
-        self._withdraw(stale)
-        return not stale
+        return not self._withdraw(stale)  # rows never applied go at once: nothing to wait for
 
     def _withdraw(self, rules: Iterable[ConfigRule]) -> int:
         """Remove rules: applied ones are marked for deletion (the device manager deletes
@@ -319,8 +327,11 @@ def _in_order(connection: Connection) -> tuple[bool, str]:
     return connection.role is not ConnectionRole.PRIMARY, connection.name
 
 
-def _refused(rule: ConfigRule) -> bool:
-    return rule.action is RuleAction.SET and rule.status is RuleStatus.FAILED
+def _first_refused(rules: Iterable[ConfigRule]) -> ConfigRule | None:
+    """A rule a device refused, one with the device's own reason before one that only
+    went down with its batch."""
+    refused = [r for r in rules if r.action is RuleAction.SET and r.status is RuleStatus.FAILED]
+    return min(refused, key=lambda r: (r.error or "").startswith(BATCH_ABORTED), default=None)
 
 
 def _pending_rule(rule: ConfigRule) -> bool:

@@ -32,7 +32,7 @@ from netweave.model import (
 )
 from netweave.services.base import service_of
 from netweave.services.provisioning import Provisioning
-from netweave.store import Change, Op, Repository, Store
+from netweave.store import Changes, Op, Repository, Store
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class ServiceReconciler:
         self._loop = None
 
     # -- store changes ------------------------------------------------------------------
-    def _on_commit(self, changes: list[Change]) -> None:
+    def _on_commit(self, changes: Changes) -> None:
         loop = self._loop
         if getattr(self._own_write, "active", False) or loop is None or loop.is_closed():
             return
@@ -123,8 +123,9 @@ class ServiceReconciler:
                 log.exception("service reconciliation failed")
 
 
-def _dirt(changes: list[Change]) -> _Dirty:
-    """The services and network elements `changes` concern."""
+def _dirt(changes: Changes) -> _Dirty:
+    """The services and network elements `changes` concern (the services the
+    transaction settled are left out)."""
     dirty = _Dirty()
     for change in changes:
         entity = change.entity
@@ -151,6 +152,7 @@ def _dirt(changes: list[Change]) -> _Dirty:
                 isinstance(before, Endpoint) and before.number != entity.number
             ):
                 dirty.elements.add(entity.id)
+    dirty.services -= changes.settled
     return dirty
 
 

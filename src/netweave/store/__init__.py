@@ -1,6 +1,6 @@
 """The store: one repository interface over SQLAlchemy (SQLite by default, PostgreSQL by URL)."""
 
-from netweave.store.changes import Change, CommitListener, Op
+from netweave.store.changes import Change, Changes, CommitListener, Op
 from netweave.store.entities import EntityCollection
 from netweave.store.errors import ConflictError, NotFoundError, StoreError, TransientError
 from netweave.store.migrate import migrate
@@ -9,6 +9,7 @@ from netweave.store.rules import RuleCollection
 
 __all__ = [
     "Change",
+    "Changes",
     "CommitListener",
     "ConflictError",
     "EntityCollection",

@@ -27,14 +27,23 @@ class Change(NamedTuple):
     before: BaseModel | None = None
 
 
-CommitListener = Callable[[list[Change]], None]
+class Changes(list[Change]):
+    """The changes of one transaction, in write order, and the entities it `settled`: a
+    reconciler converged them in it, so their own writes there need no further pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settled: set[str] = set()
+
+
+CommitListener = Callable[[Changes], None]
 
 
 @dataclass
 class Journal:
-    """The changes of one transaction, in write order; read-only views refuse writes."""
+    """The changes of one transaction; read-only views refuse writes."""
 
-    changes: list[Change] = field(default_factory=list)
+    changes: Changes = field(default_factory=Changes)
     writable: bool = True
 
     def check_writable(self) -> None:

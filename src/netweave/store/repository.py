@@ -66,6 +66,11 @@ class Repository:
         self.alarms = EntityCollection(conn, journal, "alarm", Alarm, lambda e: e.rule_id)
         self.policies = EntityCollection(conn, journal, "policy", Policy, lambda e: "")
         self.audit = EntityCollection(conn, journal, "audit", AuditEntry, lambda e: e.policy_id)
+        self._journal = journal
+
+    def settle(self, entity_id: str) -> None:
+        """Say that a reconciler converged `entity_id` in this transaction (see `Changes`)."""
+        self._journal.changes.settled.add(entity_id)
 
 
 @contextmanager

@@ -15,8 +15,8 @@ from typing import Any, TypeVar, cast
 import psycopg
 from pydantic_core import from_json, to_json
 from sqlalchemy import Connection, Dialect, bindparam, delete, func, insert, select, update
-from sqlalchemy.engine import Compiled
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from netweave.gcpause import gc_paused
 from netweave.model import ConfigRule, RuleStatus
@@ -54,7 +54,7 @@ _LIST = {
 
 
 @functools.cache
-def _compiled_insert(dialect: Dialect) -> Compiled:
+def _compiled_insert(dialect: Dialect) -> SQLCompiler:
     return insert(config_rules).compile(dialect=dialect)
 
 

@@ -1,0 +1,85 @@
+"""A provisioning step settles its service: the reconciler skips that transaction's own
+writes of it (every step leaves the service stable or waiting for a later commit)."""
+
+from __future__ import annotations
+
+from netweave.bus import InProcessBus
+from netweave.inventory import Inventory, load_descriptor
+from netweave.model import (
+    ConfigRule,
+    EndpointRef,
+    Link,
+    OperStatus,
+    Service,
+)
+from netweave.model.ids import device_id, endpoint_id, rule_id, service_id
+from netweave.services import Provisioning, owner_of
+from netweave.services.reconciler import _dirt
+from netweave.store import Change, Changes, Op, Store
+
+LINE = """
+name: line
+devices:
+- {name: s1, drivers: [emulated], ports: [{name: eth1, number: 1}, {name: eth2, number: 2}]}
+- {name: s2, drivers: [emulated], ports: [{name: eth1, number: 1}, {name: eth2, number: 2}]}
+- {name: h1, type: host, ports: [{name: eth0}], mac: '00:00:00:00:00:01'}
+- {name: h2, type: host, ports: [{name: eth0}], mac: '00:00:00:00:00:02'}
+links:
+- {a: {device: s1, port: eth1}, b: {device: s2, port: eth1}}
+- {a: {device: h1, port: eth0}, b: {device: s1, port: eth2}}
+- {a: {device: h2, port: eth0}, b: {device: s2, port: eth2}}
+"""
+
+
+def _service() -> Service:
+    ends = [
+        EndpointRef(device_id=device_id(h), endpoint_id=endpoint_id(h, "eth0"))
+        for h in ("h1", "h2")
+    ]
+    return Service(id=service_id("svc"), name="svc", endpoints=ends)
+
+
+def _store_with_line(store: Store) -> None:
+    Inventory(store, InProcessBus()).import_topology(load_descriptor(LINE, "line.yaml")[0])
+
+
+def test_the_transaction_reports_the_services_it_converged(store: Store) -> None:
+    _store_with_line(store)
+    reported: list[set[str]] = []
+    store.on_commit(lambda changes: reported.append(set(changes.settled)))
+    with store.transaction() as repo:
+        service = repo.services.add(_service())
+        Provisioning(repo).converge(service, recompute=True)
+    assert reported == [{service.id}]
+
+
+def test_settled_services_are_not_dirty_but_their_links_still_are() -> None:
+    service = _service()
+    rule = ConfigRule(
+        id=rule_id(owner_of(service.id), device_id("s1"), "/k"),
+        owner=owner_of(service.id),
+        device_id=device_id("s1"),
+        key="/k",
+        value={},
+    )
+    up = Link.model_validate(
+        {
+            "id": "l1",
+            "name": "l1",
+            "a": {"device_id": "d1", "endpoint_id": "e1"},
+            "b": {"device_id": "d2", "endpoint_id": "e2"},
+            "status": "up",
+        }
+    )
+    down = up.model_copy(update={"status": OperStatus.DOWN})
+    changes = Changes()
+    changes += [
+        Change("service", Op.CREATED, service),
+        Change("config_rule", Op.CREATED, rule),
+        Change("link", Op.UPDATED, down, up),
+    ]
+    assert _dirt(changes).services == {service.id}
+    changes.settled.add(service.id)
+    dirty = _dirt(changes)
+    assert dirty.services == set()
+    assert dirty.elements == {"l1"}
