@@ -358,7 +358,7 @@ async def test_l2vpn_joins_its_endpoints_over_a_tree_and_reroutes(net: Net) -> N
     net.inventory.delete_service("lan")
     await eventually(lambda: net.service("lan") is None)
     assert net.on_switches() == {s: set() for s in SWITCHES}
-    bandwidth = {"constraints": {"bandwidth_bps": 1}}
+    too_much = {"constraints": {"bandwidth_bps": 200_000_000}}  # above the access links
     with pytest.raises(Invalid) as error:
-        net.inventory.create_service(ServiceCreate.model_validate(spec | bandwidth))
+        net.inventory.create_service(ServiceCreate.model_validate(spec | too_much))
     assert error.value.problems[0].loc == ("constraints", "bandwidth_bps")

@@ -14,6 +14,10 @@ gateway MAC as source and host j's MAC as destination, then is tagged and sent a
 tree towards j (untagged when j is on that switch); every other switch forwards it by
 (in port, VLAN, destination subnet) towards j, the last one untagged to j's port.
 Flows match their in port, so services never share a flow.
+
+With a bandwidth, the routed flows from each site's edge port go through the site's
+meter (as an L2VPN's flooding flows do); the punts do not, so that a site sending at
+its rate still reaches its gateway.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from netweave.drivers.openflow.rules import (
     DecNwTtl,
     FlowRule,
     Match,
+    MeterRule,
     Output,
     PopVlan,
     PushVlan,
@@ -37,6 +42,7 @@ from netweave.drivers.openflow.rules import (
 from netweave.model import ConfigRule, Connection, DeviceType, Service
 from netweave.services.base import SERVICE_PRIORITY
 from netweave.services.errors import Infeasible
+from netweave.services.l2vpn import Edge, edge_ports, site_meters
 from netweave.services.snapshot import Snapshot
 
 GATEWAY_ATTRIBUTE = "gateway"
@@ -45,8 +51,6 @@ ETH_IPV4, ETH_ARP, ARP_REQUEST = 0x0800, 0x0806, 1
 IP_PROTO_ICMP, ICMP_ECHO_REQUEST = 1, 8
 
 
-Edge = tuple[str, int]
-"""A switch and the number of its port towards one endpoint's host."""
 Tree = dict[str, tuple[str, int, int]]
 """Each switch of the tree but the root: (its parent, the parent's port down to it, its
 own port up to the parent)."""
@@ -122,29 +126,29 @@ def l3vpn_rules(
     ports: Mapping[str, int],
     sites: Sequence[Site],
     mac: str,
+    bandwidth_bps: int | None = None,
 ) -> list[ConfigRule]:
     """The punt (gateway ARP and ping) and routing rules over the tree of `branches` (in
     order, sharing one VLAN) for `sites` (one per endpoint, in order); `mac` is the
-    gateways' MAC and `ports` numbers every endpoint of the hops."""
+    gateways' MAC and `ports` numbers every endpoint of the hops; each site is metered
+    at `bandwidth_bps` if given."""
     vlan = branches[0].vlan_id
     if vlan is None:
         raise ValueError(f"connection {branches[0].id} has no VLAN")
-    root = branches[0].hops[0]
-    edges: list[Edge] = [(root.device_id, ports[root.ingress_endpoint_id])] + [
-        (branch.hops[-1].device_id, ports[branch.hops[-1].egress_endpoint_id])
-        for branch in branches
-    ]
+    edges = edge_ports(branches, ports)
+    meters = site_meters(edges, vlan, bandwidth_bps)
+    metered = {edge: meters.get(edge) for edge in edges}
     up = _tree(branches, ports)
     trunks: dict[str, set[int]] = {}
     for device, (parent, down, own) in up.items():
         trunks.setdefault(device, set()).add(own)
         trunks.setdefault(parent, set()).add(down)
-    rules = []
+    rules = [config_rule(owner, device, meter) for (device, _), meter in meters.items()]
     for (device, port), site in zip(edges, sites, strict=True):
         for punt in _punts(port, site.gateway):
             rules.append(config_rule(owner, device, _flow(punt, [Output(port="controller")])))
     for edge, site in zip(edges, sites, strict=True):
-        for device, flow in _routes_to(edge, site, edges, up, trunks, vlan, mac):
+        for device, flow in _routes_to(edge, site, metered, up, trunks, vlan, mac):
             rules.append(config_rule(owner, device, flow))
     return rules
 
@@ -165,14 +169,14 @@ def _punts(port: int, gateway: str) -> list[Match]:
 def _routes_to(
     edge: Edge,
     site: Site,
-    edges: list[Edge],
+    edges: Mapping[Edge, MeterRule | None],
     up: Tree,
     trunks: dict[str, set[int]],
     vlan: int,
     mac: str,
 ) -> list[tuple[str, FlowRule]]:
     """The flows routing packets for `site`'s subnet to its host at `edge`, from the
-    other edge ports and along the tree."""
+    other `edges` (through their meters) and along the tree."""
     last, port = edge
     subnet = str(site.subnet)
     rewrite: list[Action] = [
@@ -188,7 +192,7 @@ def _routes_to(
         for local in sorted(p for d, p in edges if d == device and (d, p) != edge):
             match = Match(in_port=local, eth_type=ETH_IPV4, ipv4_dst=subnet)
             actions = [*rewrite, *([] if here else tag), Output(port=out)]
-            flows.append((device, _flow(match, actions)))
+            flows.append((device, _flow(match, actions, edges[device, local])))
         untag: list[Action] = [PopVlan()] if here else []
         for trunk in sorted(trunks.get(device, set()) - {out}):
             match = Match(in_port=trunk, vlan_vid=vlan, eth_type=ETH_IPV4, ipv4_dst=subnet)
@@ -196,8 +200,9 @@ def _routes_to(
     return flows
 
 
-def _flow(match: Match, actions: list[Action]) -> FlowRule:
-    return FlowRule(priority=SERVICE_PRIORITY, match=match, actions=actions)
+def _flow(match: Match, actions: list[Action], meter: MeterRule | None = None) -> FlowRule:
+    meter_id = meter.meter_id if meter else None
+    return FlowRule(priority=SERVICE_PRIORITY, match=match, actions=actions, meter_id=meter_id)
 
 
 def _tree(branches: Sequence[Connection], ports: Mapping[str, int]) -> Tree:

@@ -45,6 +45,9 @@ BURST_PER_SECOND = 4
 second's worth (a 3 s iperf3 TCP run got 1.26x the rate); 1/10 s starves TCP (0.53x);
 1/4 s measured 1.03x."""
 
+SITES_PER_VLAN = 1 << 16
+"""Meter ids per multipoint service: one per site (see `site_meter_id`)."""
+
 RULES_CACHED = 4096  # services whose rules are kept built
 
 PortHop = tuple[str, int, int]
@@ -57,6 +60,24 @@ def meter_id(vlan: int, direction: int) -> int:
     """The meter and the fast-failover groups of one direction (0: first endpoint to
     second, 1: back) of the service whose (primary) VLAN is `vlan`."""
     return 2 * vlan + direction
+
+
+def site_meter_id(vlan: int, site: int) -> int:
+    """The meter of site `site` (an endpoint index) of the multipoint service whose VLAN
+    is `vlan`: unique network-wide as VLANs are, and above every `meter_id` (those are
+    below 2 * 4095 < `SITES_PER_VLAN`)."""
+    if not 0 <= site < SITES_PER_VLAN:
+        raise ValueError(f"site {site} is not within 0-{SITES_PER_VLAN - 1}")
+    return vlan * SITES_PER_VLAN + site
+
+
+def meter_rule(ident: int, bandwidth_bps: int) -> MeterRule:
+    """A meter dropping what exceeds `bandwidth_bps` (rounded up to kbit/s), its bucket
+    holding 1/`BURST_PER_SECOND` s at that rate."""
+    rate_kbps = max(math.ceil(bandwidth_bps / 1000), 1)
+    return MeterRule(
+        meter_id=ident, rate_kbps=rate_kbps, burst_kbits=max(rate_kbps // BURST_PER_SECOND, 1)
+    )
 
 
 def p2p_rules(
@@ -96,9 +117,7 @@ def _rules(
         ident = meter_id(vlans[0], direction)
         meter = None
         if bandwidth_bps:
-            rate_kbps = max(math.ceil(bandwidth_bps / 1000), 1)
-            burst_kbits = max(rate_kbps // BURST_PER_SECOND, 1)
-            meter = MeterRule(meter_id=ident, rate_kbps=rate_kbps, burst_kbits=burst_kbits)
+            meter = meter_rule(ident, bandwidth_bps)
             rules.append(config_rule(owner, leg[0][0], meter))
         if spare is None:
             entry = _entry(leg, _exit(leg, vlan), meter)

@@ -5,8 +5,8 @@
 
 * no connection, or one over a link that is down or gone: compute a route (a protected
   service: a primary and a disjoint backup; if no backup is left, the primary alone,
-  said in `status_reason`), reserve its bandwidth on every link (moving an old
-  reservation), store the connections with the service's VLAN;
+  said in `status_reason`; a multipoint service: its branches), reserve its bandwidth
+  (moving an old reservation), store the connections with the service's VLAN;
 * rules, make-before-break: first the rules the new connection adds, then (once every
   rule is applied) the rules it changes, then the withdrawal of the rules it no longer
   needs;
@@ -16,6 +16,11 @@
   an active service moves, `failed` (rules withdrawn, reservation released) when a device
   refused a rule or no route is left, `removing` until its rules are gone from the
   devices, then the service is deleted.
+
+What connections hold on links (`held`) follows from what is stored of them, so a
+release gives back exactly what was reserved: a p2p connection holds its `reserved_bps`
+on each of its links; a multipoint service's branches all store the per-site bandwidth
+as theirs and hold together the hose amounts of their tree (`routing.hose`).
 """
 
 from __future__ import annotations
@@ -41,11 +46,12 @@ from netweave.services.errors import Infeasible, ProvisionError, ResourceConflic
 from netweave.services.l2vpn import l2vpn_rules
 from netweave.services.l3 import gateway_mac, l3vpn_rules, sites
 from netweave.services.p2p import p2p_rules
-from netweave.services.routing import PROTECTION, Route, branches, route
+from netweave.services.routing import PROTECTION, Route, branches, hose, route
 from netweave.services.snapshot import Snapshot
 from netweave.store import Repository
 
 PRIMARY, BACKUP = ConnectionRole.PRIMARY.value, ConnectionRole.BACKUP.value
+BRANCH = "branch-"  # the name of a multipoint service's connection, before its number
 WAITING_FOR_ENDPOINTS = "waiting for at least two endpoints"
 MULTIPOINT = (ServiceType.L2VPN, ServiceType.L3VPN)
 
@@ -135,12 +141,14 @@ class Provisioning:
         self, service: Service, connections: list[Connection], ports: Mapping[str, int]
     ) -> Iterable[ConfigRule]:
         owner = owner_of(service.id)
+        bandwidth = service.constraints.bandwidth_bps
         if service.type is ServiceType.L2VPN:
-            return l2vpn_rules(owner, connections, ports)
+            return l2vpn_rules(owner, connections, ports, bandwidth)
         if service.type is ServiceType.L3VPN:
             hosts = sites(self.snap, service)
-            return l3vpn_rules(owner, connections, ports, hosts, gateway_mac(service.id))
-        return p2p_rules(owner, connections, ports, service.constraints.bandwidth_bps)
+            mac = gateway_mac(service.id)
+            return l3vpn_rules(owner, connections, ports, hosts, mac, bandwidth)
+        return p2p_rules(owner, connections, ports, bandwidth)
 
     # -- connection ---------------------------------------------------------------------
     def _connect(
@@ -151,19 +159,17 @@ class Provisioning:
         VLAN; l2vpn and l3vpn, a branch per endpoint after the first, sharing one VLAN."""
         self._check_ports_free(service)
         self.snap.read_endpoints(ref.endpoint_id for ref in service.endpoints)
-        for connection in old:  # the new route may use what the old one holds
-            self.snap.reserve(connection.link_ids, -connection.reserved_bps)
+        self._reserve(old, -1)  # the new route may use what the old one holds
         try:
             routes = self._routes(service, strict=strict)
         except ProvisionError:
-            for connection in old:
-                self.snap.reserve(connection.link_ids, connection.reserved_bps)
+            self._reserve(old, 1)
             raise
         self.snap.lock_devices(hop.device_id for found in routes for hop in found.hops)
         bandwidth = service.constraints.bandwidth_bps or 0
         vlans = {connection.name: connection.vlan_id for connection in old}
         if service.type in MULTIPOINT:
-            names = [f"branch-{index:03d}" for index in range(1, len(routes) + 1)]
+            names = [f"{BRANCH}{index:03d}" for index in range(1, len(routes) + 1)]
             shared = next(iter(vlans.values()), None) or self.snap.vlans.take()
             vlans = dict.fromkeys(names, shared)
         else:
@@ -181,9 +187,9 @@ class Provisioning:
             )
             for name, found in zip(names, routes, strict=True)
         ]
+        self._reserve(connections, 1)
         stored = {connection.id for connection in old}
         for connection in connections:
-            self.snap.reserve(connection.link_ids, bandwidth)
             if connection.id in stored:
                 self.repo.connections.update(connection)
             else:
@@ -241,9 +247,13 @@ class Provisioning:
         assert endpoint is not None and endpoint.number is not None, "checked by _unnumbered"
         return endpoint.number
 
+    def _reserve(self, connections: list[Connection], sign: int) -> None:
+        """Reserve (`sign` 1) or release (-1) what `connections` hold on their links."""
+        for link_id, bps in held(connections).items():
+            self.snap.reserve([link_id], sign * bps)
+
     def _release(self, connections: list[Connection]) -> None:
-        for connection in connections:
-            self.snap.reserve(connection.link_ids, -connection.reserved_bps)
+        self._reserve(connections, -1)
         self._drop(connections)
 
     def _drop(self, connections: list[Connection], kept: Iterable[Connection] = ()) -> None:
@@ -304,6 +314,18 @@ class Provisioning:
         self.repo.rules.delete_many(dropped)
         self.repo.rules.put_many(marked)
         return left
+
+
+def held(connections: list[Connection]) -> dict[str, int]:
+    """The bandwidth a service's `connections` hold on each link (see the module doc)."""
+    if any(connection.name.startswith(BRANCH) for connection in connections):
+        links = [connection.link_ids for connection in connections]
+        return hose(links, connections[0].reserved_bps)
+    amounts: dict[str, int] = {}
+    for connection in connections:
+        for link_id in dict.fromkeys(connection.link_ids):
+            amounts[link_id] = amounts.get(link_id, 0) + connection.reserved_bps
+    return amounts
 
 
 def _endpoints(connections: list[Connection]) -> list[str]:

@@ -6,10 +6,19 @@ A service endpoint is a switch port, or a host port followed over the host's lin
 access link) to the switch port it reaches. The path between the two edge switches comes
 from `pathcomp`; the access links count towards the service's bandwidth, latency and hop
 constraints like any other link.
+
+A multipoint service's branches form a tree: each follows the branches before it from
+the first endpoint (the root) up to the last switch it shares with them. Its bandwidth
+is the rate each endpoint (site) may send into the service; the tree holds it in the
+hose model (`hose`): a link with k sites on one side and n - k on the other carries at
+most min(k, n - k) times the bandwidth (if, as the model assumes, no site receives more
+than the bandwidth either: only sending is policed).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netweave.model import (
@@ -60,21 +69,69 @@ def route(snap: Snapshot, service: Service) -> list[Route]:
 
 
 def branches(snap: Snapshot, service: Service) -> list[Route]:
-    """A multipoint service's branches: the best route from its first endpoint to each other one, in
-    order, each meeting the service's latency and hop limits."""
+    """A multipoint service's branches, from its first endpoint to each other one in order:
+    the best route meeting the service's constraints, grafted onto the tree of the
+    branches before it; `Infeasible` also when a tree link lacks its hose reservation."""
     constraints = service.constraints
-    if constraints.bandwidth_bps:
-        raise Infeasible(
-            ("constraints", "bandwidth_bps"),
-            f"{service.type} services take no bandwidth yet (p2p do)",
-        )
     if constraints.protection is not Protection.NONE:
         raise Infeasible(PROTECTION, f"{service.type} services are not protected yet (p2p are)")
     edges = [_edge(snap, ref, index) for index, ref in enumerate(service.endpoints)]
     for index, edge in enumerate(edges):
         if any(other.port.id == edge.port.id for other in edges[:index]):
             raise Infeasible(("endpoints", index), "reaches a switch port another endpoint reaches")
-    return [_routes(snap, service, edges[0], leaf)[0] for leaf in edges[1:]]
+    rooted = edges[0].access is not None
+    found: list[Route] = []
+    for leaf in edges[1:]:
+        found.append(_grafted(found, _routes(snap, service, edges[0], leaf)[0], rooted))
+    _check_hose(snap, found, constraints.bandwidth_bps or 0)
+    return found
+
+
+def hose(branch_links: Sequence[Sequence[str]], bandwidth_bps: int) -> dict[str, int]:
+    """What the tree of branches (their link ids, each from the root to its site) carries
+    on each link, each site sending at most `bandwidth_bps`: the k branches over a link
+    reach the k sites on its far side, the n - k others are on its near side (the root's
+    among them), so the link carries at most min(k, n - k) times the bandwidth."""
+    sites = len(branch_links) + 1
+    counts = Counter(link_id for links in branch_links for link_id in dict.fromkeys(links))
+    return {link_id: min(k, sites - k) * bandwidth_bps for link_id, k in counts.items()}
+
+
+def _grafted(tree: list[Route], branch: Route, rooted: bool) -> Route:
+    """`branch` following the `tree` (routes from the same root; with a root access link
+    when `rooted`) up to the last switch of `branch` that is in the tree, then its own way."""
+    offset = int(rooted)  # the root access link comes before the path's links
+    known: dict[str, tuple[list[Hop], list[str]]] = {}
+    for route in tree:
+        for index, hop in enumerate(route.hops):
+            known.setdefault(
+                hop.device_id, (route.hops[: index + 1], route.link_ids[: offset + index])
+            )
+    attach = max(i for i, hop in enumerate(branch.hops) if i == 0 or hop.device_id in known)
+    if attach == 0:
+        return branch
+    hops, links = known[branch.hops[attach].device_id]
+    joint = hops[-1].model_copy(
+        update={"egress_endpoint_id": branch.hops[attach].egress_endpoint_id}
+    )
+    return Route(
+        [*hops[:-1], joint, *branch.hops[attach + 1 :]],
+        [*links, *branch.link_ids[offset + attach :]],
+    )
+
+
+def _check_hose(snap: Snapshot, found: list[Route], bandwidth_bps: int) -> None:
+    """Refuse the tree of `found` branches if a link of it lacks its hose reservation."""
+    sites = len(found) + 1
+    for link_id, needed in hose([route.link_ids for route in found], bandwidth_bps).items():
+        link = snap.links[link_id]
+        if needed > link.unreserved_bps:
+            share = needed // bandwidth_bps
+            raise Infeasible(
+                ("constraints", "bandwidth_bps"),
+                f"link {link.name!r} has {link.unreserved_bps} bit/s unreserved, {needed}"
+                f" needed ({share} x the bandwidth: {share} of the {sites} sites on one side)",
+            )
 
 
 def _routes(snap: Snapshot, service: Service, first: _Edge, second: _Edge) -> list[Route]:
