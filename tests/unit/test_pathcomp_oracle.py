@@ -278,3 +278,26 @@ def test_snapshots_differing_only_by_reservations_share_one_table() -> None:
     assert first._table is second._table
     costlier = [link.model_copy(update={"cost": link.cost + 1}) for link in net.links]
     assert PathGraph(net.devices, costlier)._table is not first._table
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_excluding_a_link_of_the_shortest_path_gives_the_next_best_cost(seed: int) -> None:
+    net = RandomNet(seed, switches=12, links=24)
+    for src, dst in net.endpoints:
+        oracle = net.oracle(src, dst)
+        if not nx.has_path(oracle, src, dst):
+            continue
+        [best] = net.graph.compute(PathRequest(src_device_id=src, dst_device_id=dst))
+        for link_id in best.link_ids:
+            a, b = link_id.split("-")
+            without = nx.restricted_view(oracle, [], [(a, b)])
+            wanted = PathRequest(src_device_id=src, dst_device_id=dst, exclude_links=(link_id,))
+            if not nx.has_path(without, src, dst):
+                with pytest.raises(NoPathError) as caught:
+                    net.graph.compute(wanted)
+                assert caught.value.constraint is Constraint.EXCLUDE_LINKS
+                continue
+            [path] = net.graph.compute(wanted)
+            assert link_id not in path.link_ids
+            assert path.cost == nx.dijkstra_path_length(without, src, dst, "cost")
+            assert_valid(net, path, src, dst)

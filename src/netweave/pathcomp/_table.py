@@ -1,50 +1,47 @@
-"""The least cost between every two nodes of a plain digraph, shared by equal snapshots.
+"""Least costs to a destination from every node, kept per destination and shared.
 
-One all-pairs Dijkstra in rustworkx reads each arc cost once, then runs in Rust on all
-cores; the table turns a shortest-path request into a walk along arcs that keep to it
-(see `_search.tight_route`). It depends only on the nodes, arcs and costs, not on
-bandwidths, so snapshots that differ only by reservations share one table: a few are
-kept, by a digest of what they depend on. Built on first use, for graphs of at most
-`TABLE_MAX_NODES` nodes (memory and time grow with the square of the node count).
+A row (the exact cost from every node to one destination) is one Dijkstra (see
+`_search.costs_to`); with it, a shortest-path request is a walk along arcs that keep to
+it (`_search.tight_route`). Rows depend only on the nodes, arcs and costs, not on
+bandwidths, so snapshots that differ only by reservations share one table: a few tables
+are kept, by a digest of what they depend on. Only for graphs of at most
+`TABLE_MAX_NODES` nodes (a full table takes the square of the node count in memory).
+
+A table is filled a row at a time, as destinations are asked for, rather than by
+rustworkx's all-pairs Dijkstra (parallel, each arc cost read once): at 1,000 nodes that
+takes ~0.2 s at once (half of it turning its result into arrays), against ~0.35 ms per
+row, so the first request after a cost change would wait for all of them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from array import array
 from collections import OrderedDict
 
 import numpy as np
-import rustworkx as rx
 
 from netweave.pathcomp._digraph import Digraph
+from netweave.pathcomp._search import costs_to
 
-TABLE_MAX_NODES = 2_000  # 32 MB of float64
+TABLE_MAX_NODES = 2_000  # a full table: 32 MB of float64
 TABLES_CACHED = 2
 
 
 class CostTable:
-    """Least costs between all nodes of `digraph`: `costs_to(t)[v]` is v's cost to t."""
+    """Least costs between the nodes of `digraph`: `costs_to(t)[v]` is v's cost to t."""
 
     def __init__(self, digraph: Digraph) -> None:
-        nodes = len(digraph.mirror)
-        costs_from = np.full((nodes, nodes), math.inf)
-        lengths = rx.digraph_all_pairs_dijkstra_path_lengths(
-            digraph.graph, digraph.arc_cost.__getitem__
-        )
-        for source, row in lengths.items():
-            costs_from[source, list(row.keys())] = list(row.values())
-        np.fill_diagonal(costs_from, 0.0)
-        # the cost from v to t is the cost from t's mirror image to v's (see `_digraph`)
-        mirror = np.array(digraph.mirror, dtype=np.intp)
-        costs_to = costs_from[np.ix_(mirror, mirror)]
-        self._rows = [array("d", row.tobytes()) for row in costs_to]
+        self._digraph = digraph
+        self._rows: dict[int, array[float]] = {}
 
     def costs_to(self, target: int) -> array[float]:
         """The least cost from every node to `target` (inf when there is none); read-only."""
-        return self._rows[target]
+        row = self._rows.get(target)
+        if row is None:
+            row = self._rows[target] = costs_to(self._digraph, self._digraph.graph, target)
+        return row
 
 
 _tables: OrderedDict[bytes, CostTable] = OrderedDict()
@@ -56,23 +53,18 @@ def fits_table(digraph: Digraph) -> bool:
 
 
 def cost_table(digraph: Digraph) -> CostTable:
-    """The cost table of `digraph`, built or shared."""
+    """The cost table of `digraph`: shared with earlier snapshots of the same costs."""
     key = _digest(digraph)
     with _lock:
-        table = _tables.get(key)
-        if table is not None:
-            _tables.move_to_end(key)
-            return table
-    table = CostTable(digraph)
-    with _lock:
-        _tables[key] = table
+        table = _tables.pop(key, None) or CostTable(digraph)
+        _tables[key] = table  # the most recently used last
         while len(_tables) > TABLES_CACHED:
             _tables.popitem(last=False)
     return table
 
 
 def forget_tables() -> None:
-    """Drop every shared table (benchmarks measure building them)."""
+    """Drop every shared table (benchmarks measure filling them)."""
     with _lock:
         _tables.clear()
 

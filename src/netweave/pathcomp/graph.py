@@ -52,13 +52,13 @@ class PathGraph:
     start or end a path but never carry one. Costs, latencies and bandwidths are read
     from the links; a link's usable bandwidth is its `unreserved_bps`.
 
-    The first path of a request follows a table of least costs between all nodes
-    (`_table`: built on first use, shared by snapshots with the same costs) along the
-    lowest arcs that keep to it; when the request's filters block every such path, A*
-    guided by the table finds one. Graphs too big for a table use A* on landmark bounds
-    (16 Dijkstras when the graph is built) instead. Further paths and disjoint pairs are searched
-    with A* on the exact cost to the destination (the table's, or without filters or
-    table one Dijkstra per destination and filter, cached).
+    The first path of a request walks from the source along the lowest arcs that keep to
+    the least cost to the destination (`_table`: one Dijkstra per destination, kept and
+    shared by snapshots with the same costs); when the request's filters block every
+    such path, A* guided by those costs finds one. Graphs too big for a table use A* on
+    landmark bounds (16 Dijkstras when the graph is built) instead. Further paths and
+    disjoint pairs are searched with A* on the exact cost to the destination (the
+    table's; with filters, one Dijkstra per destination and filter, cached).
 
     `search_limit` bounds the search under `max_latency_ms`/`max_hops`: at most that many
     simple paths are examined in order of cost. If fewer than `k` of them qualify, the
