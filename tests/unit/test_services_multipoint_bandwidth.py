@@ -35,11 +35,11 @@ S1_S2, S2_S3, S2_S4 = "s1:eth1--s2:eth1", "s2:eth2--s3:eth1", "s2:eth3--s4:eth1"
 TREE_LINKS = (S1_S2, S2_S3, S2_S4, *ACCESS.values())
 
 
-def tree(s1_s2_bps: int = 1_000 * MBIT) -> str:
+def tree(s1_s2_bps: int = 1_000 * MBIT, s2_s4_bps: int = GBIT) -> str:
     """s1 - s2 - s3 and s2 - s4 (a tree); h1 and h4 on s1, h2 and h5 on s3, h3 and h6
     on s4; access links of 100 Mbit/s."""
     hosts = ACCESS | OTHERS
-    links = [(S1_S2, s1_s2_bps), (S2_S3, GBIT), (S2_S4, GBIT)]
+    links = [(S1_S2, s1_s2_bps), (S2_S3, GBIT), (S2_S4, s2_s4_bps)]
     links += [(name, 100 * MBIT) for name in hosts.values()]
     return (
         "name: tree\ndevices:\n"
@@ -95,13 +95,16 @@ def hop(device: str, ingress: str, egress: str) -> Hop:
     return Hop(device_id=device, ingress_endpoint_id=ingress, egress_endpoint_id=egress)
 
 
-def test_hose_reserves_the_smaller_side_of_each_link() -> None:
-    # root r; branches r-x-a, r-x-b, r-c: x-a and x-b carry 1 site, r-x 2 of 4, r-c 1
+def test_hose_reserves_the_busier_direction_of_each_link() -> None:
+    # root r; branches r-x-a, r-x-b, r-c: x-a has 1 site beyond it and 3 before, which
+    # may all send to a (floods do), so it carries 3 towards a; r-x has 2 and 2
     links = [["r-x", "x-a"], ["r-x", "x-b"], ["r-c"]]
-    assert hose(links, 5) == {"r-x": 10, "x-a": 5, "x-b": 5, "r-c": 5}
-    # five sites in a line from the root: the middle links carry 2, never 3 or 4
+    assert hose(links, 5) == {"r-x": 10, "x-a": 15, "x-b": 15, "r-c": 15}
+    # five sites in a line from the root: 1 | 4, 2 | 3, 3 | 2, 4 | 1 on either side
     line = [["1-2", "2-3", "3-4", "4-5"][:n] for n in range(1, 5)]
-    assert hose(line, 1) == {"1-2": 1, "2-3": 2, "3-4": 2, "4-5": 1}
+    assert hose(line, 1) == {"1-2": 4, "2-3": 3, "3-4": 3, "4-5": 4}
+    # two sites: each direction carries one site's sending
+    assert hose([["a-b"]], 7) == {"a-b": 7}
 
 
 def test_a_branch_follows_the_tree_up_to_the_last_switch_it_shares_with_it() -> None:
@@ -130,9 +133,10 @@ def test_a_branch_follows_the_tree_up_to_the_last_switch_it_shares_with_it() -> 
 async def test_four_sites_reserve_the_hose_amounts_and_meter_each_site(net: Net) -> None:
     create(net, lan("lan", "h2", "h1", "h3", "h4", bandwidth_bps=10 * MBIT))
     await eventually(lambda: net.status("lan") is ServiceStatus.ACTIVE)
-    # s2-s3 has 3 sites beyond it but 1 (h2) before: 10, not 30; s1-s2 has 2 and 2
-    access = dict.fromkeys(ACCESS.values(), 10)
-    assert reserved(net) == hose_of(**{S2_S3: 10, S1_S2: 20, S2_S4: 10}, **access)
+    # s2-s3 has 3 sites beyond it and 1 (h2) before: the 3 may all send to h2, 30;
+    # s1-s2 has 2 and 2: 20; an access link has its site and the 3 others: 30
+    access = dict.fromkeys(ACCESS.values(), 30)
+    assert reserved(net) == hose_of(**{S2_S3: 30, S1_S2: 20, S2_S4: 30}, **access)
     rules = [(r.device_id, r.value) for r in net.rules("lan")]
     meters = sorted((d, v["meter_id"]) for d, v in rules if v["kind"] == "meter")
     vlan = 100 << 16  # site i of the service on VLAN 100 has meter 100 * 65536 + i
@@ -161,14 +165,14 @@ async def test_updates_move_the_reservation_and_delete_releases_it_exactly(net: 
 
     half = {"constraints": {"bandwidth_bps": 5 * MBIT}, "type": "l2vpn"}
     net.inventory.update_service("lan", ServiceUpdate.model_validate(half))
-    access = dict.fromkeys(ACCESS.values(), 5)
-    assert reserved(net) == plus({S2_S3: 5, S1_S2: 10, S2_S4: 5, **access})
+    access = dict.fromkeys(ACCESS.values(), 15)
+    assert reserved(net) == plus({S2_S3: 15, S1_S2: 10, S2_S4: 15, **access})
     await eventually(lambda: net.status("lan") is ServiceStatus.ACTIVE)
     assert {r.value["rate_kbps"] for r in net.rules("lan") if r.value["kind"] == "meter"} == {5_000}
     three = {"endpoints": [{"device": h, "endpoint": "eth0"} for h in ("h2", "h1", "h3")]}
     net.inventory.update_service("lan", ServiceUpdate.model_validate(half | three))
-    del access[ACCESS["h4"]]
-    assert reserved(net) == plus({S2_S3: 5, S1_S2: 5, S2_S4: 5, **access})
+    access = dict.fromkeys([ACCESS["h1"], ACCESS["h2"], ACCESS["h3"]], 10)
+    assert reserved(net) == plus({S2_S3: 10, S1_S2: 10, S2_S4: 10, **access})  # 1 and 2
     await eventually(lambda: net.status("lan") is ServiceStatus.ACTIVE)
     meters = [r for r in net.rules("lan") if r.value["kind"] == "meter"]
     assert len(meters) == 3
@@ -199,9 +203,10 @@ async def test_a_link_short_of_its_hose_amount_refuses_the_service(store: Store)
     assert refused.status_code == 422, refused.text
     [problem] = refused.json()["detail"]
     assert problem["loc"] == ["constraints", "bandwidth_bps"]
-    assert problem["msg"] == (  # s1-s2 carries 2 x 10 Mbit/s: h1 and h4 send over it
+    assert problem["msg"] == (  # s1-s2 carries 2 x 10 Mbit/s each way: h1 and h4 send over it
         f"link {S1_S2!r} has 15000000 bit/s unreserved, 20000000 needed"
-        " (2 x the bandwidth: 2 of the 4 sites on one side)"
+        " (2 x the bandwidth: 2 of the 4 sites are on its busier side and may all send"
+        " across it)"
     )
     with store.read() as repo:
         assert repo.services.list() == [] and repo.connections.list() == []
@@ -222,6 +227,30 @@ async def test_a_link_short_of_its_hose_amount_refuses_the_service(store: Store)
     assert "15000000 bit/s unreserved, 18000000 needed" in error.value.problems[0].msg
     with store.read() as repo:
         assert repo.links.get(link_id(S1_S2)).reserved_bps == 14 * MBIT
+
+
+async def test_a_link_to_one_site_reserves_what_all_the_others_may_send_to_it(
+    store: Store,
+) -> None:
+    inventory = Inventory(store, InProcessBus())
+    inventory.import_topology(load_descriptor(tree(s2_s4_bps=25 * MBIT), "tree.yaml")[0])
+    for kind in ("l2vpn", "l3vpn"):  # l2vpn floods to h3; l3vpn sites may all send to it
+        four = lan("lan", "h2", "h1", "h4", "h3", bandwidth_bps=10 * MBIT) | {"type": kind}
+        with pytest.raises(Invalid) as error:
+            inventory.create_service(ServiceCreate.model_validate(four))
+        [problem] = error.value.problems
+        assert problem.loc == ("constraints", "bandwidth_bps")
+        assert problem.msg == (
+            f"link {S2_S4!r} has 25000000 bit/s unreserved, 30000000 needed"
+            " (3 x the bandwidth: 3 of the 4 sites are on its busier side and may all send"
+            " across it)"
+        )
+    with store.read() as repo:
+        assert repo.services.list() == [] and repo.connections.list() == []
+    eight = lan("lan", "h2", "h1", "h4", "h3", bandwidth_bps=8 * MBIT)
+    inventory.create_service(ServiceCreate.model_validate(eight))  # 24 Mbit/s fit
+    with store.read() as repo:
+        assert repo.links.get(link_id(S2_S4)).reserved_bps == 24 * MBIT
 
 
 def test_l3vpn_meters_what_each_site_sends_but_not_its_punts() -> None:

@@ -87,4 +87,11 @@ class Connection(Entity):
     hops: list[Hop] = Field(default_factory=list)
     link_ids: list[Id] = Field(default_factory=list)
     vlan_id: int | None = Field(None, ge=1, le=4094, description="the tag isolating it in transit")
-    reserved_bps: NonNegativeInt = Field(0, description="bandwidth reserved on each of its links")
+    reserved_bps: NonNegativeInt = Field(
+        0,
+        description=(
+            "p2p: the bandwidth reserved on each of its links; a branch of a multipoint"
+            " service: the rate each site may send (the links of the service's tree"
+            " reserve the hose amounts, max(sites on one side, sites on the other) x it)"
+        ),
+    )

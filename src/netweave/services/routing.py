@@ -10,9 +10,11 @@ constraints like any other link.
 A multipoint service's branches form a tree: each follows the branches before it from
 the first endpoint (the root) up to the last switch it shares with them. Its bandwidth
 is the rate each endpoint (site) may send into the service; the tree holds it in the
-hose model (`hose`): a link with k sites on one side and n - k on the other carries at
-most min(k, n - k) times the bandwidth (if, as the model assumes, no site receives more
-than the bandwidth either: only sending is policed).
+hose model (`hose`). Only sending is policed, and what a site receives is not bounded (an
+L2VPN floods every frame to every site; several L3VPN sites may send to one): a link
+with k sites on one side and n - k on the other carries up to k times the bandwidth one
+way and n - k times it the other. Link capacity is per direction, so the link reserves
+the busier one, max(k, n - k) times the bandwidth.
 """
 
 from __future__ import annotations
@@ -89,12 +91,13 @@ def branches(snap: Snapshot, service: Service) -> list[Route]:
 
 def hose(branch_links: Sequence[Sequence[str]], bandwidth_bps: int) -> dict[str, int]:
     """What the tree of branches (their link ids, each from the root to its site) carries
-    on each link, each site sending at most `bandwidth_bps`: the k branches over a link
-    reach the k sites on its far side, the n - k others are on its near side (the root's
-    among them), so the link carries at most min(k, n - k) times the bandwidth."""
+    on each link in its busier direction, each site sending at most `bandwidth_bps`: the
+    k branches over a link reach the k sites on its far side, the n - k others are on its
+    near side (the root's among them); all the sites of one side may send across it at
+    once (receiving is not policed), so it carries up to max(k, n - k) times the bandwidth."""
     sites = len(branch_links) + 1
     counts = Counter(link_id for links in branch_links for link_id in dict.fromkeys(links))
-    return {link_id: min(k, sites - k) * bandwidth_bps for link_id, k in counts.items()}
+    return {link_id: max(k, sites - k) * bandwidth_bps for link_id, k in counts.items()}
 
 
 def _grafted(tree: list[Route], branch: Route, rooted: bool) -> Route:
@@ -130,7 +133,8 @@ def _check_hose(snap: Snapshot, found: list[Route], bandwidth_bps: int) -> None:
             raise Infeasible(
                 ("constraints", "bandwidth_bps"),
                 f"link {link.name!r} has {link.unreserved_bps} bit/s unreserved, {needed}"
-                f" needed ({share} x the bandwidth: {share} of the {sites} sites on one side)",
+                f" needed ({share} x the bandwidth: {share} of the {sites} sites are on its"
+                " busier side and may all send across it)",
             )
 
 
