@@ -105,3 +105,34 @@ def test_update_renames_reports_before_and_guards_names(store: Store) -> None:
         tx.devices.update(Device(id=device_id("s1"), name="s2"))
     with pytest.raises(NotFoundError), store.transaction() as tx:
         tx.devices.update(_device("missing"))
+
+
+def test_bulk_reads_by_ids_and_by_scopes(store: Store) -> None:
+    with store.transaction() as tx:
+        for dev in ("s1", "s2"):
+            tx.devices.add(_device(dev))
+            for port in ("eth2", "eth1"):
+                tx.endpoints.add(
+                    Endpoint(id=endpoint_id(dev, port), name=port, device_id=device_id(dev))
+                )
+    with store.read() as r:
+        found = r.devices.find_many([device_id("s2"), "missing", device_id("s2")])
+        assert list(found) == [device_id("s2")]
+        by_device = r.endpoints.list_scopes([device_id("s2"), device_id("s1"), "none"])
+    assert {scope: [e.name for e in ends] for scope, ends in by_device.items()} == {
+        device_id("s2"): ["eth1", "eth2"],
+        device_id("s1"): ["eth1", "eth2"],
+        "none": [],
+    }
+
+
+def test_touch_writes_nothing_and_reports_nothing(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.devices.add(_device("s1"))
+    seen: list[list[Change]] = []
+    store.on_commit(seen.append)
+    with store.transaction() as tx:
+        tx.devices.touch([device_id("s1"), "missing"])
+    assert seen == [[]]
+    with store.read() as r:
+        assert r.devices.get(device_id("s1")) == _device("s1")

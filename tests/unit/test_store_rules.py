@@ -120,3 +120,15 @@ def test_delete_many_reports_what_it_deleted(store: Store) -> None:
 def test_rule_writes_refused_on_read_snapshot(store: Store) -> None:
     with store.read() as r, pytest.raises(RuntimeError, match="read-only"):
         r.rules.set_status(["x"], RuleStatus.APPLIED)
+
+
+def test_list_owned_groups_rules_by_owner(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.rules.add_many(_rules(3) + _rules(2, device="d2", owner="service/y"))
+    with store.read() as r:
+        owned = r.rules.list_owned(["service/y", "service/x", "service/none"])
+    assert {owner: [rule.id for rule in rules] for owner, rules in owned.items()} == {
+        "service/y": ["d2-r00000", "d2-r00001"],
+        "service/x": ["d1-r00000", "d1-r00001", "d1-r00002"],
+        "service/none": [],
+    }

@@ -83,8 +83,9 @@ class Provisioning:
         """
         self.repo.settle(service.id)
         repo = self.repo
-        current = {rule.id: rule for rule in repo.rules.list(owner=owner_of(service.id))}
-        connections = sorted(repo.connections.list(scope=service.id), key=_in_order)
+        rules, stored = self.snap.owned(service.id)
+        current = {rule.id: rule for rule in rules}
+        connections = sorted(stored, key=_in_order)
         if service.status is ServiceStatus.REMOVING:
             if self._withdraw(current.values()):
                 return service  # until the devices confirm the removal

@@ -171,10 +171,10 @@ def _converge(repo: Repository, *, dirty: _Dirty) -> None:
             or (s.constraints.protection is not Protection.NONE and paths[s.id] < 2)
         }
     provisioning = Provisioning(repo)
-    for service_id in sorted(service_ids | retry):
-        service = repo.services.find(service_id)
-        if service is not None:
-            provisioning.converge(service, recompute=service_id in retry)
+    services = repo.services.find_many(service_ids | retry)
+    provisioning.snap.preload(services)
+    for service_id in sorted(services):
+        provisioning.converge(services[service_id], recompute=service_id in retry)
 
 
 def _uses(connection: Connection, elements: set[str]) -> bool:

@@ -6,11 +6,12 @@ snapshot, so the next service of the same transaction sees them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from functools import cached_property
 
-from netweave.model import Device, Endpoint, Link, Service
+from netweave.model import ConfigRule, Connection, Device, Endpoint, Link, Service
 from netweave.pathcomp import PathGraph
+from netweave.services.base import owner_of
 from netweave.services.vlans import VlanPool
 from netweave.store import Repository
 
@@ -22,6 +23,7 @@ class Snapshot:
         self.repo = repo
         self._graph: PathGraph | None = None
         self._endpoints: dict[str, Endpoint | None] = {}
+        self._owned: dict[str, tuple[list[ConfigRule], list[Connection]]] = {}
         self._locked: set[str] = set()
 
     @cached_property
@@ -33,6 +35,23 @@ class Snapshot:
         if endpoint_id not in self._endpoints:
             self.read_endpoints([endpoint_id])
         return self._endpoints[endpoint_id]
+
+    def preload(self, service_ids: Collection[str]) -> None:
+        """Read the rules and connections of these services in two queries, for the
+        `owned` calls to come (many services converged in one transaction)."""
+        rules = self.repo.rules.list_owned(owner_of(s) for s in service_ids)
+        connections = self.repo.connections.list_scopes(service_ids)
+        for service_id in service_ids:
+            self._owned[service_id] = (rules[owner_of(service_id)], connections[service_id])
+
+    def owned(self, service_id: str) -> tuple[list[ConfigRule], list[Connection]]:
+        """The rules and connections of a service as stored: preloaded ones once (a
+        step writes them), else read now."""
+        found = self._owned.pop(service_id, None)
+        if found is not None:
+            return found
+        rules = self.repo.rules.list(owner=owner_of(service_id))
+        return rules, self.repo.connections.list(scope=service_id)
 
     def read_endpoints(self, endpoint_ids: Iterable[str]) -> None:
         """Read these endpoints in one query, for `endpoint` calls to come."""
