@@ -37,6 +37,7 @@ from netweave.controller import Backoff, DeviceManager
 from netweave.drivers import DriverPlugin
 from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.drivers.openflow import OpenFlowPlugin
+from netweave.gcpause import freeze_heap
 from netweave.inventory import Inventory
 from netweave.inventory.inputs import PortRef, ServiceCreate
 from netweave.lab import Lab, LabOptions
@@ -278,6 +279,7 @@ async def running(descriptor: TopologyDescriptor, ovs: bool = False) -> AsyncIte
             await asyncio.to_thread(lab.up)
         try:
             await until(lambda: len(manager.connected_devices()) == SWITCHES)
+            freeze_heap()  # as `netweave serve` does once set up
             yield Setup(store, inventory, waiter)
         finally:
             await reconciler.stop()

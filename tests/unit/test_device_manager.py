@@ -20,7 +20,7 @@ from netweave.model import (
     RuleStatus,
 )
 from netweave.model.ids import device_id, endpoint_id, link_id, rule_id
-from netweave.store import Change, Op, Store
+from netweave.store import Change, Changes, Op, Store
 from netweave.testing import eventually
 
 
@@ -208,3 +208,34 @@ async def test_devices_answering_together_are_recorded_in_one_transaction(
         repo.rules.add_many(rules)
     await eventually(lambda: all(_status(store, r.id) == RuleStatus.APPLIED for r in rules))
     assert status_writes == [6]  # both switches' answers, one commit
+
+
+async def test_records_say_which_owners_still_await_answers(store: Store) -> None:
+    network = EmulatedNetwork(latency_s=0.2)
+    for name in ("s1", "s2"):
+        network.add_device(name, ["p1"])
+    with store.transaction() as repo:
+        for name in ("s1", "s2"):
+            repo.devices.add(Device(id=device_id(name), name=name, drivers=["emulated"]))
+    awaited: list[tuple[list[str], set[str]]] = []
+
+    def record(changes: Changes) -> None:
+        answered = [c.entity.device_id for c in changes if isinstance(c.entity, ConfigRule)]
+        if answered and all(c.op is Op.UPDATED for c in changes):
+            awaited.append((answered, set(changes.awaited)))
+
+    manager = DeviceManager(store, {"emulated": EmulatedPlugin(network)}, backoff=Backoff(0.01))
+    await manager.start()
+    try:
+        await eventually(lambda: len(manager.connected_devices()) == 2)
+        store.on_commit(record)
+        first, second = _rule("s1", "/flow/1", 1), _rule("s2", "/flow/1", 1)
+        with store.transaction() as repo:
+            repo.rules.add_many([first])
+        await asyncio.sleep(0.1)  # s1 is still working on it when s2 gets its own
+        with store.transaction() as repo:
+            repo.rules.add_many([second])
+        await eventually(lambda: _status(store, second.id) == RuleStatus.APPLIED)
+    finally:
+        await manager.stop()
+    assert awaited == [([device_id("s1")], {"test"}), ([device_id("s2")], set())]

@@ -10,6 +10,7 @@ from netweave.model import (
     EndpointRef,
     Link,
     OperStatus,
+    RuleStatus,
     Service,
 )
 from netweave.model.ids import device_id, endpoint_id, rule_id, service_id
@@ -83,3 +84,22 @@ def test_settled_services_are_not_dirty_but_their_links_still_are() -> None:
     dirty = _dirt(changes)
     assert dirty.services == set()
     assert dirty.elements == {"l1"}
+
+
+def test_rule_answers_wait_for_the_last_one_awaited() -> None:
+    service = _service()
+    owner = owner_of(service.id)
+    rule = ConfigRule(
+        id=rule_id(owner, device_id("s1"), "/k"),
+        owner=owner,
+        device_id=device_id("s1"),
+        key="/k",
+        value={},
+        status=RuleStatus.APPLIED,
+    )
+    changes = Changes()
+    changes.append(Change("config_rule", Op.UPDATED, rule, rule))
+    changes.awaited.add(owner)
+    assert _dirt(changes).services == set()
+    changes.awaited.clear()
+    assert _dirt(changes).services == {service.id}

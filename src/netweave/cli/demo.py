@@ -28,6 +28,7 @@ from netweave.bus import InProcessBus
 from netweave.controller.runtime import Controller, ControllerSettings
 from netweave.drivers import DriverPlugin
 from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
+from netweave.gcpause import freeze_heap
 from netweave.inventory import Inventory, InventoryError, load_descriptor
 from netweave.lab import Lab, LabError, LabOptions, check_prerequisites
 from netweave.model import DeviceType, TopologyDescriptor
@@ -115,6 +116,7 @@ def demo(
     web = create_app(store, bus, Controller(store, settings, plugins, tsdb, bus), tsdb)
     server = _Server(uvicorn.Config(web, host, port, log_level="warning"))
     lab = Lab(descriptor, LabOptions(controller=f"tcp:127.0.0.1:{openflow_port}"), run_dir)
+    freeze_heap()
     try:
         asyncio.run(
             _serve(server, lab if real else None, _welcome(descriptor, real, host, port, run_dir))

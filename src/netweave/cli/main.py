@@ -32,6 +32,7 @@ from netweave.cli.client import ApiClient, ApiError, ServerUnreachable
 from netweave.cli.demo import demo
 from netweave.cli.lab import app as lab_app
 from netweave.controller.runtime import Controller, ControllerSettings
+from netweave.gcpause import freeze_heap
 from netweave.inventory import (
     DeviceCreate,
     ImportResult,
@@ -200,6 +201,7 @@ def serve(
         except InventoryError as exc:
             fail(exc.problems, str(topology))
         out.print(render.import_result(result))
+    freeze_heap()
     uvicorn.run(web, host=host, port=port)
 
 

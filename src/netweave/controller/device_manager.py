@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -85,6 +86,7 @@ class DeviceManager:
         # The sessions woken by one commit read and record together: one transaction.
         self._fetch = Batched(self._fetch_all)
         self._record = Batched(self._record_all)
+        self._in_flight: Counter[str] = Counter()  # rules on their way to devices, by owner
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -280,8 +282,13 @@ class DeviceManager:
         plan = plan_rules(device_id, desired, session.observed, foreign=full)
         if plan.empty:
             return
-        removed = await self._remove(session, plan.remove)
-        applied = await self._apply(session, plan.apply)
+        self._in_flight.update(plan.owners())
+        try:
+            removed = await self._remove(session, plan.remove)
+            applied = await self._apply(session, plan.apply)
+        except BaseException:
+            self._in_flight.subtract(plan.owners())
+            raise
         await self._record(_Answers(plan, removed, applied))
 
     async def _remove(self, session: Session, rules: Sequence[ConfigRule]) -> list[RuleResult]:
@@ -313,11 +320,17 @@ class DeviceManager:
         and drop deleted rows.
 
         Only rules still as they were planned are touched: one that its owner changed
-        while the device worked keeps the owner's version and is reconciled again.
+        while the device worked keeps the owner's version and is reconciled again. The
+        owners with rules still on their way to other devices are told to whoever
+        listens (`Repository.expect_answers`), so they need not look before the last.
         """
+        for answer in answers:
+            self._in_flight.subtract(answer.plan.owners())
+        self._in_flight = +self._in_flight  # drop the owners at zero
         replies = [reply for answer in answers for reply in answer.replies()]
         confirmed = [rule for answer in answers for rule in answer.plan.confirmed]
         with self._writing() as repo:
+            repo.expect_answers(self._in_flight)
             current = repo.rules.find_many(
                 [rule.id for rule, _ in replies] + [rule.id for rule in confirmed]
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +24,10 @@ class RulePlan:
     @property
     def empty(self) -> bool:
         return not (self.apply or self.remove or self.confirmed)
+
+    def owners(self) -> Counter[str]:
+        """How many of the plan's rules each owner has."""
+        return Counter(rule.owner for rule in (*self.apply, *self.remove, *self.confirmed))
 
 
 def plan_rules(

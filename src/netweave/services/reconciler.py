@@ -125,13 +125,13 @@ class ServiceReconciler:
 
 def _dirt(changes: Changes) -> _Dirty:
     """The services and network elements `changes` concern (the services the
-    transaction settled are left out)."""
+    transaction settled, and rule answers while more are awaited, are left out)."""
     dirty = _Dirty()
     for change in changes:
         entity = change.entity
         if isinstance(entity, ConfigRule):
             service_id = service_of(entity.owner)
-            if service_id is not None:
+            if service_id is not None and entity.owner not in changes.awaited:
                 dirty.services.add(service_id)
         elif isinstance(entity, Service):
             if change.op is not Op.DELETED:

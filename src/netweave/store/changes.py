@@ -28,12 +28,15 @@ class Change(NamedTuple):
 
 
 class Changes(list[Change]):
-    """The changes of one transaction, in write order, and the entities it `settled`: a
-    reconciler converged them in it, so their own writes there need no further pass."""
+    """The changes of one transaction, in write order, and two hints for reconcilers:
+    the entities it `settled` (a reconciler converged them in it, so their own writes
+    there need no further pass) and the rule owners whose device answers are still
+    `awaited` (more answers will be committed: the owner can wait for the last one)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.settled: set[str] = set()
+        self.awaited: set[str] = set()
 
 
 CommitListener = Callable[[Changes], None]

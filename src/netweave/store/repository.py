@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -67,6 +67,11 @@ class Repository:
         self.policies = EntityCollection(conn, journal, "policy", Policy, lambda e: "")
         self.audit = EntityCollection(conn, journal, "audit", AuditEntry, lambda e: e.policy_id)
         self._journal = journal
+
+    def expect_answers(self, owners: Iterable[str]) -> None:
+        """Say that device answers for rules of these owners are still on their way (see
+        `Changes`)."""
+        self._journal.changes.awaited.update(owners)
 
     def settle(self, entity_id: str) -> None:
         """Say that a reconciler converged `entity_id` in this transaction (see `Changes`)."""
