@@ -1,4 +1,5 @@
-"""Landmark lower bounds (ALT): a cheap, fixed A* guide for the first path of a request.
+"""Landmark lower bounds (ALT): a cheap, fixed A* guide for the first path of a request
+on graphs too big for a cost table (`_table`).
 
 For a few landmarks L, the exact cost from every node to L is computed once per
 snapshot. By the triangle inequality, cost(v -> t) is at least cost(v -> L) - cost(t -> L)

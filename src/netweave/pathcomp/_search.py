@@ -1,4 +1,5 @@
-"""Path search on a `Digraph`: shortest, k-shortest (Yen) and disjoint pairs (Suurballe).
+"""Path search on a `Digraph`: shortest (by search, or by a walk on exact costs to the
+destination), k-shortest (Yen) and disjoint pairs (Suurballe).
 
 Routes are tuples of graph nodes and arcs. Searches see the graph in one fixed order
 (built from sorted ids) and pick the lowest arc index among parallel arcs, so the same
