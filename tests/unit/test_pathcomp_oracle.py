@@ -301,3 +301,29 @@ def test_excluding_a_link_of_the_shortest_path_gives_the_next_best_cost(seed: in
             assert link_id not in path.link_ids
             assert path.cost == nx.dijkstra_path_length(without, src, dst, "cost")
             assert_valid(net, path, src, dst)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:20])
+def test_fractional_costs_still_walk_to_a_least_cost_path(seed: int) -> None:
+    rng = random.Random(f"fractions {seed}")
+    names = [f"s{i}" for i in range(30)]
+    graph = nx.Graph()
+    graph.add_nodes_from(names)
+    links = []
+    while len(links) < 70:
+        a, b = sorted(rng.sample(names, 2))
+        if graph.has_edge(a, b):
+            continue
+        cost = rng.choice((0.1, 0.2, 0.3, 0.7, 1.1, 1e-3, 1e3))  # sums that round
+        graph.add_edge(a, b, cost=cost)
+        ends = (
+            EndpointRef(device_id=a, endpoint_id=f"{a}:{b}"),
+            EndpointRef(device_id=b, endpoint_id=f"{b}:{a}"),
+        )
+        links.append(Link(id=f"{a}-{b}", name=f"{a}-{b}", a=ends[0], b=ends[1], cost=cost))
+    paths = PathGraph([Device(id=name, name=name) for name in names], links)
+    for src, dst in (rng.sample(names, 2) for _ in range(20)):
+        if not nx.has_path(graph, src, dst):
+            continue
+        [path] = paths.compute(PathRequest(src_device_id=src, dst_device_id=dst))
+        assert path.cost == pytest.approx(nx.dijkstra_path_length(graph, src, dst, "cost"))
