@@ -9,8 +9,8 @@ are kept, by a digest of what they depend on. Only for graphs of at most
 
 A table is filled a row at a time, as destinations are asked for, rather than by
 rustworkx's all-pairs Dijkstra (parallel, each arc cost read once): at 1,000 nodes that
-takes ~0.2 s at once (half of it turning its result into arrays), against ~0.35 ms per
-row, so the first request after a cost change would wait for all of them.
+takes ~0.2 s (half of it turning its result into arrays) against ~0.4 ms a row, but all
+of it on the first request after a cost change.
 """
 
 from __future__ import annotations
