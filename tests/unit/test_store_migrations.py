@@ -11,7 +11,7 @@ from netweave.model.ids import device_id
 from netweave.store import Store, migrate
 from netweave.store.engine import create_store_engine
 from netweave.store.migrate import head_revision
-from netweave.store.schema import entities, metadata
+from netweave.store.schema import config_rules, entities, metadata
 
 
 def _versions(engine: Engine) -> list[str]:
@@ -47,7 +47,7 @@ def test_reopening_is_a_no_op_and_keeps_data(store_url: str) -> None:
 
 def test_database_from_before_migrations_is_adopted(store_url: str) -> None:
     engine = create_store_engine(store_url)
-    metadata.create_all(engine)
+    metadata.create_all(engine, tables=[entities, config_rules])  # the schema back then
     with engine.begin() as conn:
         conn.execute(
             insert(entities).values(

@@ -1,12 +1,15 @@
 """What one provisioning transaction reads once: the topology, connections and port users.
 
-Reservations made through the snapshot are written to the store and kept in the
-snapshot, so the next service of the same transaction sees them.
+The devices, the links and what is derived from them (the path graph, the link on each
+port) come from the store's process cache when no transaction changed them since
+(`netweave.store.cache`): shared, never mutated. Reservations made through the snapshot
+are written to the store and kept in the snapshot (in its own copy of the links), so
+the next service of the same transaction sees them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from functools import cached_property
 
 from netweave.model import ConfigRule, Connection, Device, Endpoint, Link, Service
@@ -27,8 +30,8 @@ class Snapshot:
         self._locked: set[str] = set()
 
     @cached_property
-    def devices(self) -> dict[str, Device]:
-        return {device.id: device for device in self.repo.devices.list()}
+    def devices(self) -> Mapping[str, Device]:
+        return self.repo.devices.by_id()
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
         """One endpoint (read once per transaction)."""
@@ -61,23 +64,24 @@ class Snapshot:
             self._endpoints.update({e: found.get(e) for e in missing})
 
     @cached_property
-    def links(self) -> dict[str, Link]:
-        return {link.id: link for link in self.repo.links.list()}
+    def links(self) -> Mapping[str, Link]:
+        return self.repo.links.by_id()
 
     @cached_property
-    def link_at(self) -> dict[str, Link]:
+    def link_at(self) -> Mapping[str, Link]:
         """The link on each linked endpoint, by endpoint id."""
-        return {ref.endpoint_id: link for link in self.links.values() for ref in (link.a, link.b)}
+        return self.repo.topology_derived("link_at", lambda: _link_at(self.links))
 
     @cached_property
     def vlans(self) -> VlanPool:
-        return VlanPool(c.vlan_id for c in self.repo.connections.list() if c.vlan_id is not None)
+        connections = self.repo.connections.by_id().values()
+        return VlanPool(c.vlan_id for c in connections if c.vlan_id is not None)
 
     @cached_property
     def port_users(self) -> dict[str, list[Service]]:
         """The services on each service endpoint, by endpoint id."""
         users: dict[str, list[Service]] = {}
-        for service in self.repo.services.list():
+        for service in self.repo.services.by_id().values():
             for ref in service.endpoints:
                 users.setdefault(ref.endpoint_id, []).append(service)
         return users
@@ -86,7 +90,9 @@ class Snapshot:
     def graph(self) -> PathGraph:
         """The path graph of the current links (rebuilt after a reservation changed them)."""
         if self._graph is None:
-            self._graph = PathGraph(self.devices.values(), self.links.values())
+            self._graph = self.repo.topology_derived(
+                "path_graph", lambda: PathGraph(self.devices.values(), self.links.values())
+            )
         return self._graph
 
     def lock_devices(self, device_ids: Iterable[str]) -> None:
@@ -101,13 +107,19 @@ class Snapshot:
         """Add `bps` (negative: release) to the reservation of each link still there."""
         if bps == 0:
             return
+        links = dict(self.links)
         for link_id in dict.fromkeys(link_ids):
-            link = self.links.get(link_id)
+            link = links.get(link_id)
             if link is None:
                 continue
             reserved = max(link.reserved_bps + bps, 0)
-            self.links[link_id] = self.repo.links.update(
+            links[link_id] = self.repo.links.update(
                 link.model_copy(update={"reserved_bps": reserved})
             )
             self._graph = None
+        self.__dict__["links"] = links
         self.__dict__.pop("link_at", None)
+
+
+def _link_at(links: Mapping[str, Link]) -> dict[str, Link]:
+    return {ref.endpoint_id: link for link in links.values() for ref in (link.a, link.b)}

@@ -48,6 +48,10 @@ class Journal:
 
     changes: Changes = field(default_factory=Changes)
     writable: bool = True
+    generations: dict[str, int] = field(default_factory=dict)
+    """The generation of each cached kind as this transaction read it."""
+    bumped: dict[str, int] = field(default_factory=dict)
+    """The generation each cached kind this transaction wrote moves to."""
 
     def check_writable(self) -> None:
         if not self.writable:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from netweave.gcpause import gc_paused
 from netweave.model.common import Entity
+from netweave.store.cache import CACHED_KINDS, EntityCache, with_changes
 from netweave.store.changes import Change, Journal, Op
 from netweave.store.db_errors import conflicts_as
 from netweave.store.errors import ConflictError, NotFoundError
-from netweave.store.schema import entities
+from netweave.store.schema import entities, generations
 
 E = TypeVar("E", bound=Entity)
 IDS_PER_QUERY = 2000  # well under every backend's limit on bound parameters
@@ -36,6 +37,13 @@ _TOUCH = (
     update(entities)
     .where(_c.kind == bindparam("key_kind"), _c.id.in_(bindparam("ids", expanding=True)))
     .values(data=_c.data)
+)
+_GENERATION = select(generations.c.value).where(generations.c.kind == bindparam("gen_kind"))
+_BUMP = (
+    update(generations)
+    .where(generations.c.kind == bindparam("gen_kind"))
+    .values(value=generations.c.value + 1)
+    .returning(generations.c.value)
 )
 _OF_KIND = _c.kind == bindparam("list_kind")
 _IN_SCOPE = _c.scope == bindparam("list_scope")
@@ -62,12 +70,14 @@ class EntityCollection(Generic[E]):
         kind: str,
         model: type[E],
         scope_of: Callable[[E], str],
+        cache: EntityCache | None = None,
     ) -> None:
         self._conn = conn
         self._journal = journal
         self.kind = kind
         self._model = model
         self._scope_of = scope_of
+        self._cache = cache if kind in CACHED_KINDS else None
 
     def _key(self, entity_id: str) -> dict[str, str]:
         return {"key_kind": self.kind, "key_id": entity_id}
@@ -86,6 +96,39 @@ class EntityCollection(Generic[E]):
             for row in self._conn.execute(_BY_IDS, {"key_kind": self.kind, "ids": chunk}):
                 found[row.id] = self._model.model_validate_json(row.data)
         return found
+
+    def by_id(self) -> Mapping[str, E]:
+        """Every entity of this kind, by id. For a cached kind (`netweave.store.cache`)
+        the mapping may be shared with other transactions: never mutate it or them."""
+        if self._cache is None:
+            return {entity.id: entity for entity in self.list()}
+        if self.kind in self._journal.bumped:  # what was kept, with this transaction's writes
+            before = self._cache.entities(self.kind, self._journal.bumped[self.kind] - 1)
+            if before is None:
+                return {entity.id: entity for entity in self.list()}
+            return cast("Mapping[str, E]", with_changes(before, self.kind, self._journal.changes))
+        generation = self.generation()
+        kept = self._cache.entities(self.kind, generation)
+        if kept is None:
+            kept = {entity.id: entity for entity in self.list()}
+            self._cache.keep(self.kind, generation, kept)
+        return cast("Mapping[str, E]", kept)
+
+    def generation(self) -> int:
+        """The generation of this (cached) kind, as this transaction sees it."""
+        known = self._journal.bumped.get(self.kind, self._journal.generations.get(self.kind))
+        if known is None:
+            known = self._conn.execute(_GENERATION, {"gen_kind": self.kind}).scalar_one()
+            self._journal.generations[self.kind] = known
+        return known
+
+    def _bump(self) -> None:
+        """Move this (cached) kind to its next generation, once per transaction (what
+        was there before is kept first, so that the commit moves it forward)."""
+        if self._cache is not None and self.kind not in self._journal.bumped:
+            self.by_id()
+            bumped = self._conn.execute(_BUMP, {"gen_kind": self.kind}).scalar_one()
+            self._journal.bumped[self.kind] = bumped
 
     def get(self, entity_id: str) -> E:
         found = self.find(entity_id)
@@ -126,6 +169,7 @@ class EntityCollection(Generic[E]):
 
     def add(self, entity: E) -> E:
         self._journal.check_writable()
+        self._bump()
         if self._conn.execute(_BY_ID, self._key(entity.id)).first():
             raise ConflictError(self.kind, f"id {entity.id!r} already exists", field="id")
         scope = self._guard_name(entity)
@@ -145,6 +189,7 @@ class EntityCollection(Generic[E]):
 
     def update(self, entity: E) -> E:
         self._journal.check_writable()
+        self._bump()
         before = self.get(entity.id)
         scope = self._scope_of(entity)
         if (entity.name, scope) != (before.name, self._scope_of(before)):
@@ -174,6 +219,7 @@ class EntityCollection(Generic[E]):
 
     def delete(self, entity_id: str) -> E:
         self._journal.check_writable()
+        self._bump()
         entity = self.get(entity_id)
         self._conn.execute(_DELETE, self._key(entity_id))
         self._journal.changes.append(Change(self.kind, Op.DELETED, entity))

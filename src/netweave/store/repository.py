@@ -34,9 +34,10 @@ from sqlalchemy.exc import DBAPIError
 
 from netweave.model import Alarm, AlarmRule, AuditEntry, Device, Endpoint, Link, Policy, Service
 from netweave.model import Connection as PathConnection
+from netweave.store.cache import EntityCache
 from netweave.store.changes import CommitListener, Journal
 from netweave.store.db_errors import translate
-from netweave.store.engine import SQLITE_BEGIN, create_store_engine
+from netweave.store.engine import SQLITE_BEGIN, create_store_engine, is_sqlite
 from netweave.store.entities import EntityCollection
 from netweave.store.errors import TransientError
 from netweave.store.migrate import upgrade
@@ -51,15 +52,17 @@ RETRY_MAX_DELAY_S = 0.5
 class Repository:
     """All collections over one database connection (one transaction)."""
 
-    def __init__(self, conn: Connection, journal: Journal) -> None:
-        self.devices = EntityCollection(conn, journal, "device", Device, lambda e: "")
+    def __init__(
+        self, conn: Connection, journal: Journal, cache: EntityCache | None = None
+    ) -> None:
+        self.devices = EntityCollection(conn, journal, "device", Device, lambda e: "", cache)
         self.endpoints = EntityCollection(
             conn, journal, "endpoint", Endpoint, lambda e: e.device_id
         )
-        self.links = EntityCollection(conn, journal, "link", Link, lambda e: "")
-        self.services = EntityCollection(conn, journal, "service", Service, lambda e: "")
+        self.links = EntityCollection(conn, journal, "link", Link, lambda e: "", cache)
+        self.services = EntityCollection(conn, journal, "service", Service, lambda e: "", cache)
         self.connections = EntityCollection(
-            conn, journal, "connection", PathConnection, lambda e: e.service_id
+            conn, journal, "connection", PathConnection, lambda e: e.service_id, cache
         )
         self.rules = RuleCollection(conn, journal)
         self.alarm_rules = EntityCollection(conn, journal, "alarm_rule", AlarmRule, lambda e: "")
@@ -67,6 +70,17 @@ class Repository:
         self.policies = EntityCollection(conn, journal, "policy", Policy, lambda e: "")
         self.audit = EntityCollection(conn, journal, "audit", AuditEntry, lambda e: e.policy_id)
         self._journal = journal
+        self._cache = cache
+
+    def topology_derived(self, name: str, build: Callable[[], T]) -> T:
+        """What `build` makes of the devices and links (`by_id`) as this transaction
+        sees them: kept by the process, built once per generation of both (see
+        `netweave.store.cache`); built anew once this transaction wrote either."""
+        topology = (self.devices, self.links)
+        if self._cache is None or any(c.kind in self._journal.bumped for c in topology):
+            return build()
+        generations = tuple((collection.kind, collection.generation()) for collection in topology)
+        return self._cache.derived(name, generations, build)
 
     def expect_answers(self, owners: Iterable[str]) -> None:
         """Say that device answers for rules of these owners are still on their way (see
@@ -95,6 +109,9 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._listeners: list[CommitListener] = []
+        # Where writers run concurrently (PostgreSQL) a shared generation row would
+        # serialise them: the cache is for SQLite, whose writers queue anyway.
+        self._cache = EntityCache() if is_sqlite(engine) else None
 
     @classmethod
     def open(cls, url: str, *, create: bool = True) -> Store:
@@ -112,7 +129,9 @@ class Store:
         """A read-write unit of work: everything in it commits, or nothing does."""
         journal = Journal()
         with _store_errors(), self.engine.begin() as conn:
-            yield Repository(conn, journal)
+            yield Repository(conn, journal, self._cache)
+        if self._cache is not None:
+            self._cache.advance(journal.bumped, journal.changes)
         for listener in self._listeners:
             listener(journal.changes)
 
@@ -140,7 +159,7 @@ class Store:
                 postgresql_readonly=True, **{SQLITE_BEGIN: "DEFERRED"}
             ) as conn,
         ):
-            yield Repository(conn, Journal(writable=False))
+            yield Repository(conn, Journal(writable=False), self._cache)
 
     def close(self) -> None:
         self.engine.dispose()

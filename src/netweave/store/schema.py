@@ -3,7 +3,7 @@ name per (kind, scope); config rules get their own table because they are many."
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, Text, UniqueConstraint
 
 metadata = MetaData()
 
@@ -33,3 +33,11 @@ config_rules = Table(
     Index("ix_config_rules_device", "device_id"),
     Index("ix_config_rules_owner", "owner"),
 )
+
+generations = Table(
+    "generations",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+"""How many transactions wrote each cached kind (see `netweave.store.cache`)."""

@@ -1,0 +1,91 @@
+"""What a process keeps between transactions: the devices, links, services and
+connections every service transaction reads in full, and what is derived from the
+topology (a path graph). SQLite only (see below).
+
+Each transaction that writes an entity of one of these kinds bumps that kind's
+generation, a row of its own, in the same transaction. A transaction reads the
+generation (one small query) and takes the entities kept for it when they match: no
+rows read, no JSON parsed; one that wrote the kind takes them with its own changes
+applied. SQLite runs writers one at a time, so after a commit the cache moves to the
+new generation by applying the transaction's changes to what it kept for the one
+before; another process's commit moves the generation past what this one kept, which
+is then read again. Whatever a transaction takes from the cache is shared: never
+mutate it.
+
+On PostgreSQL, where writers run concurrently, a generation row would serialise every
+writer of its kind (the later of two fails and is re-run): the store keeps no cache
+there and reads the rows each time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from netweave.store.changes import Changes, Op
+
+CACHED_KINDS = frozenset({"device", "link", "service", "connection"})
+DERIVED_KEPT = 4  # derived values (path graphs) kept, newest first
+
+T = TypeVar("T")
+Generations = tuple[tuple[str, int], ...]
+
+
+class EntityCache:
+    """Entities of the cached kinds by id, each as of one generation; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kinds: dict[str, tuple[int, dict[str, BaseModel]]] = {}
+        self._derived: dict[tuple[str, Generations], Any] = {}
+
+    def entities(self, kind: str, generation: int) -> Mapping[str, BaseModel] | None:
+        with self._lock:
+            kept = self._kinds.get(kind)
+        return kept[1] if kept is not None and kept[0] == generation else None
+
+    def keep(self, kind: str, generation: int, entities: dict[str, BaseModel]) -> None:
+        with self._lock:
+            kept = self._kinds.get(kind)
+            if kept is None or kept[0] <= generation:
+                self._kinds[kind] = (generation, entities)
+
+    def derived(self, name: str, generations: Generations, build: Callable[[], T]) -> T:
+        """The value `build` makes from the entities at `generations` (built once)."""
+        key = (name, generations)
+        with self._lock:
+            if key in self._derived:
+                return self._derived[key]  # type: ignore[no-any-return]
+        value = build()
+        with self._lock:
+            self._derived[key] = value
+            while len(self._derived) > DERIVED_KEPT:
+                del self._derived[next(iter(self._derived))]
+        return value
+
+    def advance(self, bumped: Mapping[str, int], changes: Changes) -> None:
+        """After a commit that moved each kind in `bumped` to that generation: apply the
+        transaction's changes to the entities kept for the generation before (if so)."""
+        for kind, generation in bumped.items():
+            with self._lock:
+                kept = self._kinds.pop(kind, None)
+            if kept is not None and kept[0] == generation - 1:
+                self.keep(kind, generation, with_changes(kept[1], kind, changes))
+
+
+def with_changes(
+    entities: Mapping[str, BaseModel], kind: str, changes: Changes
+) -> dict[str, BaseModel]:
+    """A copy of `entities` (of `kind`) with `changes` applied."""
+    updated = dict(entities)
+    for change in changes:
+        if change.kind == kind:
+            entity_id = getattr(change.entity, "id", "")
+            if change.op is Op.DELETED:
+                updated.pop(entity_id, None)
+            else:
+                updated[entity_id] = change.entity
+    return updated
