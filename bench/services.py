@@ -230,10 +230,9 @@ async def batch(setup: Setup, count: int) -> None:
     with clock:
         done = setup.waiter.expect(active, count)
         with setup.store.transaction() as repo:
-            provisioning = Provisioning(repo)
             for service in services:
                 repo.services.add(service)
-                provisioning.converge(service, strict=True, recompute=True)
+            Provisioning(repo).converge_many(services, strict=True, recompute=True)
         await done.wait()
     with setup.store.transaction() as repo:
         rules = [r for r in repo.rules.list() if service_of(r.owner) is not None]

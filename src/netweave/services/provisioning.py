@@ -25,7 +25,7 @@ as theirs and hold together the hose amounts of their tree (`routing.hose`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from netweave.drivers import BATCH_ABORTED
 from netweave.model import (
@@ -47,7 +47,7 @@ from netweave.services.l2vpn import l2vpn_rules
 from netweave.services.l3 import gateway_mac, l3vpn_rules, sites
 from netweave.services.p2p import p2p_rules
 from netweave.services.routing import PROTECTION, Route, branches, hose, route
-from netweave.services.snapshot import Snapshot
+from netweave.services.snapshot import Snapshot, hop_endpoints
 from netweave.store import Repository
 
 PRIMARY, BACKUP = ConnectionRole.PRIMARY.value, ConnectionRole.BACKUP.value
@@ -67,6 +67,14 @@ class Provisioning:
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
         self.snap = Snapshot(repo)
+
+    def converge_many(
+        self, services: Collection[Service], *, strict: bool = False, recompute: bool = False
+    ) -> None:
+        """`converge` each of `services` (in order), their stored state read in bulk."""
+        self.snap.preload(services)
+        for service in services:
+            self.converge(service, strict=strict, recompute=recompute)
 
     def converge(
         self, service: Service, *, strict: bool = False, recompute: bool = False
@@ -120,7 +128,7 @@ class Provisioning:
             return _with_status(
                 repo, service, _pending(moving), f"waiting for port numbers of {waiting}"
             )
-        ports = {e: self._number(e) for e in _endpoints(connections)}
+        ports = {e: self._number(e) for e in hop_endpoints(connections)}
         try:
             desired = self._desired(service, connections, ports)
         except ProvisionError as exc:
@@ -225,18 +233,18 @@ class Provisioning:
 
     def _broken(self, connections: list[Connection]) -> bool:
         links = self.snap.links
-        self.snap.read_endpoints(_endpoints(connections))
+        self.snap.read_endpoints(hop_endpoints(connections))
         return any(
             link_id not in links or links[link_id].status is OperStatus.DOWN
             for connection in connections
             for link_id in connection.link_ids
-        ) or any(self.snap.endpoint(e) is None for e in _endpoints(connections))
+        ) or any(self.snap.endpoint(e) is None for e in hop_endpoints(connections))
 
     def _unnumbered(self, connections: list[Connection]) -> str:
         """The ports of `connections` whose number is not known yet, for messages."""
         names = []
-        self.snap.read_endpoints(_endpoints(connections))
-        for endpoint_id in _endpoints(connections):
+        self.snap.read_endpoints(hop_endpoints(connections))
+        for endpoint_id in hop_endpoints(connections):
             endpoint = self.snap.endpoint(endpoint_id)
             if endpoint is not None and endpoint.number is None:
                 device = self.snap.devices[endpoint.device_id]
@@ -327,15 +335,6 @@ def held(connections: list[Connection]) -> dict[str, int]:
         for link_id in dict.fromkeys(connection.link_ids):
             amounts[link_id] = amounts.get(link_id, 0) + connection.reserved_bps
     return amounts
-
-
-def _endpoints(connections: list[Connection]) -> list[str]:
-    return [
-        e
-        for connection in connections
-        for hop in connection.hops
-        for e in (hop.ingress_endpoint_id, hop.egress_endpoint_id)
-    ]
 
 
 def _unprotected(service: Service, connections: list[Connection]) -> str | None:

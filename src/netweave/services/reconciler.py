@@ -171,10 +171,10 @@ def _converge(repo: Repository, *, dirty: _Dirty) -> None:
             or (s.constraints.protection is not Protection.NONE and paths[s.id] < 2)
         }
     provisioning = Provisioning(repo)
-    services = repo.services.find_many(service_ids | retry)
-    provisioning.snap.preload(services)
-    for service_id in sorted(services):
-        provisioning.converge(services[service_id], recompute=service_id in retry)
+    found = repo.services.find_many(sorted(service_ids | retry))
+    steady = [service for service in found.values() if service.id not in retry]
+    provisioning.converge_many(steady)
+    provisioning.converge_many([s for s in found.values() if s.id in retry], recompute=True)
 
 
 def _uses(connection: Connection, elements: set[str]) -> bool:

@@ -39,13 +39,19 @@ class Snapshot:
             self.read_endpoints([endpoint_id])
         return self._endpoints[endpoint_id]
 
-    def preload(self, service_ids: Collection[str]) -> None:
-        """Read the rules and connections of these services in two queries, for the
-        `owned` calls to come (many services converged in one transaction)."""
-        rules = self.repo.rules.list_owned(owner_of(s) for s in service_ids)
-        connections = self.repo.connections.list_scopes(service_ids)
-        for service_id in service_ids:
+    def preload(self, services: Collection[Service]) -> None:
+        """Read the rules and connections of these services, and the endpoints they and
+        their connections name, in three queries, for the `owned` and `endpoint` calls
+        to come (many services converged in one transaction)."""
+        ids = [service.id for service in services]
+        rules = self.repo.rules.list_owned(owner_of(s) for s in ids)
+        connections = self.repo.connections.list_scopes(ids)
+        for service_id in ids:
             self._owned[service_id] = (rules[owner_of(service_id)], connections[service_id])
+        self.read_endpoints(
+            [ref.endpoint_id for service in services for ref in service.endpoints]
+            + [e for found in connections.values() for e in hop_endpoints(found)]
+        )
 
     def owned(self, service_id: str) -> tuple[list[ConfigRule], list[Connection]]:
         """The rules and connections of a service as stored: preloaded ones once (a
@@ -123,3 +129,13 @@ class Snapshot:
 
 def _link_at(links: Mapping[str, Link]) -> dict[str, Link]:
     return {ref.endpoint_id: link for link in links.values() for ref in (link.a, link.b)}
+
+
+def hop_endpoints(connections: Iterable[Connection]) -> list[str]:
+    """The endpoints the hops of `connections` enter and leave by."""
+    return [
+        e
+        for connection in connections
+        for hop in connection.hops
+        for e in (hop.ingress_endpoint_id, hop.egress_endpoint_id)
+    ]
