@@ -39,7 +39,7 @@ class EntityCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._kinds: dict[str, tuple[int, dict[str, BaseModel]]] = {}
+        self._kinds: dict[str, tuple[int, Mapping[str, BaseModel]]] = {}
         self._derived: dict[tuple[str, Generations], Any] = {}
 
     def entities(self, kind: str, generation: int) -> Mapping[str, BaseModel] | None:
@@ -47,7 +47,7 @@ class EntityCache:
             kept = self._kinds.get(kind)
         return kept[1] if kept is not None and kept[0] == generation else None
 
-    def keep(self, kind: str, generation: int, entities: dict[str, BaseModel]) -> None:
+    def keep(self, kind: str, generation: int, entities: Mapping[str, BaseModel]) -> None:
         with self._lock:
             kept = self._kinds.get(kind)
             if kept is None or kept[0] <= generation:

@@ -123,11 +123,14 @@ class EntityCollection(Generic[E]):
         return known
 
     def _bump(self) -> None:
-        """Move this (cached) kind to its next generation, once per transaction (what
-        was there before is kept first, so that the commit moves it forward)."""
+        """Move this (cached) kind to its next generation, once per transaction, before
+        its first write: what was there before is kept too (unless it already is), so
+        that the commit moves the cache forward."""
         if self._cache is not None and self.kind not in self._journal.bumped:
-            self.by_id()
             bumped = self._conn.execute(_BUMP, {"gen_kind": self.kind}).scalar_one()
+            if self._cache.entities(self.kind, bumped - 1) is None:
+                before = {entity.id: entity for entity in self.list()}
+                self._cache.keep(self.kind, bumped - 1, before)
             self._journal.bumped[self.kind] = bumped
 
     def get(self, entity_id: str) -> E:
