@@ -1,7 +1,10 @@
-"""A provisioning step settles its service: the reconciler skips that transaction's own
-writes of it (every step leaves the service stable or waiting for a later commit)."""
+"""Provisioning steps within and across transactions: a step settles its service (the
+reconciler skips that transaction's own writes of it), services of one transaction
+see each other's ports."""
 
 from __future__ import annotations
+
+import pytest
 
 from netweave.bus import InProcessBus
 from netweave.inventory import Inventory, load_descriptor
@@ -14,7 +17,7 @@ from netweave.model import (
     Service,
 )
 from netweave.model.ids import device_id, endpoint_id, rule_id, service_id
-from netweave.services import Provisioning, owner_of
+from netweave.services import Provisioning, ResourceConflict, owner_of
 from netweave.services.reconciler import _dirt
 from netweave.store import Change, Changes, Op, Store
 
@@ -103,3 +106,18 @@ def test_rule_answers_wait_for_the_last_one_awaited() -> None:
     assert _dirt(changes).services == set()
     changes.awaited.clear()
     assert _dirt(changes).services == {service.id}
+
+
+def test_two_services_of_one_transaction_cannot_share_a_port(store: Store) -> None:
+    _store_with_line(store)
+    first = _service()
+    second = first.model_copy(update={"id": service_id("other"), "name": "other"})
+    with (
+        pytest.raises(ResourceConflict, match="used by service 'svc'"),
+        store.transaction() as repo,
+    ):
+        provisioning = Provisioning(repo)
+        assert provisioning.snap.port_users == {}  # read before either service exists
+        for service in (first, second):
+            repo.services.add(service)
+            provisioning.converge(service, strict=True, recompute=True)

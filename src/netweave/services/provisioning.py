@@ -166,7 +166,7 @@ class Provisioning:
         """Route `service` anew (its old connections' reservations made available to it)
         and store its connections: p2p, a primary and (protected) a backup, each with a
         VLAN; l2vpn and l3vpn, a branch per endpoint after the first, sharing one VLAN."""
-        self._check_ports_free(service)
+        self._claim_ports(service)
         self.snap.read_endpoints(ref.endpoint_id for ref in service.endpoints)
         self._reserve(old, -1)  # the new route may use what the old one holds
         try:
@@ -223,13 +223,20 @@ class Provisioning:
         alone = service.constraints.model_copy(update={"protection": Protection.NONE})
         return route(self.snap, service.model_copy(update={"constraints": alone}))
 
-    def _check_ports_free(self, service: Service) -> None:
+    def _claim_ports(self, service: Service) -> None:
+        """Refuse ports another service uses, then count them as `service`'s for the
+        services still to come in this transaction."""
+        users = self.snap.port_users
         for index, ref in enumerate(service.endpoints):
-            for user in self.snap.port_users.get(ref.endpoint_id, []):
+            for user in users.get(ref.endpoint_id, []):
                 if user.id != service.id:
                     raise ResourceConflict(
                         ("endpoints", index), f"the port is used by service {user.name!r}"
                     )
+        for ref in service.endpoints:
+            claimed = users.setdefault(ref.endpoint_id, [])
+            if all(user.id != service.id for user in claimed):
+                claimed.append(service)
 
     def _broken(self, connections: list[Connection]) -> bool:
         links = self.snap.links
