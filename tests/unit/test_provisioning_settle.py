@@ -121,3 +121,16 @@ def test_two_services_of_one_transaction_cannot_share_a_port(store: Store) -> No
         for service in (first, second):
             repo.services.add(service)
             provisioning.converge(service, strict=True, recompute=True)
+
+
+def test_a_host_port_and_the_switch_port_it_is_linked_to_are_one_port(store: Store) -> None:
+    _store_with_line(store)
+    with store.transaction() as repo:
+        service = repo.services.add(_service())  # h1:eth0 (linked to s1:eth2) - h2:eth0
+        Provisioning(repo).converge(service, strict=True, recompute=True)
+    on_switch = EndpointRef(device_id=device_id("s1"), endpoint_id=endpoint_id("s1", "eth2"))
+    far = EndpointRef(device_id=device_id("s2"), endpoint_id=endpoint_id("s2", "eth1"))
+    other = Service(id=service_id("other"), name="other", endpoints=[on_switch, far])
+    refused = pytest.raises(ResourceConflict, match="the port is used by service 'svc'")
+    with refused, store.transaction() as repo:
+        Provisioning(repo).converge(repo.services.add(other), strict=True, recompute=True)

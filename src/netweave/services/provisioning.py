@@ -227,14 +227,16 @@ class Provisioning:
         """Refuse ports another service uses, then count them as `service`'s for the
         services still to come in this transaction."""
         users = self.snap.port_users
-        for index, ref in enumerate(service.endpoints):
-            for user in users.get(ref.endpoint_id, []):
+        edges = [self.snap.edge_port(ref) for ref in service.endpoints]
+        for index, (ref, edge) in enumerate(zip(service.endpoints, edges, strict=True)):
+            for user in users.get(edge, []):
                 if user.id != service.id:
+                    port = "the port" if edge == ref.endpoint_id else "the switch port it reaches"
                     raise ResourceConflict(
-                        ("endpoints", index), f"the port is used by service {user.name!r}"
+                        ("endpoints", index), f"{port} is used by service {user.name!r}"
                     )
-        for ref in service.endpoints:
-            claimed = users.setdefault(ref.endpoint_id, [])
+        for edge in edges:
+            claimed = users.setdefault(edge, [])
             if all(user.id != service.id for user in claimed):
                 claimed.append(service)
 

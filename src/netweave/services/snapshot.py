@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from functools import cached_property
 
-from netweave.model import ConfigRule, Connection, Device, Endpoint, Link, Service
+from netweave.model import (
+    ConfigRule,
+    Connection,
+    Device,
+    DeviceType,
+    Endpoint,
+    EndpointRef,
+    Link,
+    Service,
+)
 from netweave.pathcomp import PathGraph
 from netweave.services.base import owner_of
 from netweave.services.vlans import VlanPool
@@ -85,12 +94,21 @@ class Snapshot:
 
     @cached_property
     def port_users(self) -> dict[str, list[Service]]:
-        """The services on each service endpoint, by endpoint id."""
+        """The services entering the network at each switch port (`edge_port`), by id."""
         users: dict[str, list[Service]] = {}
         for service in self.repo.services.by_id().values():
             for ref in service.endpoints:
-                users.setdefault(ref.endpoint_id, []).append(service)
+                users.setdefault(self.edge_port(ref), []).append(service)
         return users
+
+    def edge_port(self, ref: EndpointRef) -> str:
+        """The switch port a service endpoint enters by: the port a host port is linked
+        to, else the port itself."""
+        device = self.devices.get(ref.device_id)
+        link = self.link_at.get(ref.endpoint_id)
+        if device is None or device.type is not DeviceType.HOST or link is None:
+            return ref.endpoint_id
+        return link.b.endpoint_id if link.a.endpoint_id == ref.endpoint_id else link.a.endpoint_id
 
     @property
     def graph(self) -> PathGraph:
