@@ -14,13 +14,18 @@ no added latency) and the service reconciler, on SQLite in a temporary directory
   service after another; p50/p99. Baseline: the same service's rules written straight
   to the store in one transaction until all are `applied`: the round trip through the
   device manager that any provisioning pays.
-- batch: 1,000 services created in one transaction (`Provisioning`) until all are
-  active. Baseline: the same rules written straight to the store until all applied.
+- batch: 1,000 services created in one transaction (`Provisioning.converge_many`)
+  until all are active. Baseline: the same rules written straight to the store until
+  all applied.
+- next to 1,000 services: the single case on a chain with 1,000 more host pairs (4,000
+  devices and links) while 1,000 services are active on it: what a service costs once
+  a network is in use (the topology, port users and VLANs of every other service).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import statistics
 import tempfile
@@ -141,6 +146,11 @@ def baseline_rules(store: Store) -> int:
         return repo.rules.count(owner=BASELINE_OWNER)
 
 
+def gone(store: Store, ident: str) -> bool:
+    with store.read() as repo:
+        return repo.services.find(ident) is None
+
+
 async def until(check: Callable[[], bool]) -> None:
     while not check():  # noqa: ASYNC110 - polling an arbitrary condition is the point
         await asyncio.sleep(0.005)
@@ -174,13 +184,20 @@ async def write_and_wait(setup: Setup, rules: list[ConfigRule]) -> float:
     return clock.seconds
 
 
-async def single(setup: Setup, count: int, plot: str | None = None, where: str = "") -> None:
+async def single(
+    setup: Setup,
+    count: int,
+    plot: str | None = None,
+    where: str = "",
+    hosts: tuple[str, str] = ("a0", "b0"),
+    case: str = "single",
+) -> None:
     created: list[float] = []
     captured: list[list[ConfigRule]] = []
     for i in range(count):
         name = f"one{i}"
         owner = owner_of(service_id(name))
-        ends = [PortRef(device=host, endpoint="eth0") for host in ("a0", "b0")]
+        ends = [PortRef(device=host, endpoint="eth0") for host in hosts]
         clock = Stopwatch()
         with clock:
             done = setup.waiter.expect(active, 1)
@@ -190,7 +207,7 @@ async def single(setup: Setup, count: int, plot: str | None = None, where: str =
         with setup.store.read() as repo:
             captured.append(repo.rules.list(owner=owner))
         setup.inventory.delete_service(name)
-        await until(lambda: not setup.inventory.list_services())
+        await until(functools.partial(gone, setup.store, service_id(name)))
     baseline = [await write_and_wait(setup, as_baseline(rules)) for rules in captured]
     warm = len(created) // 10  # the first ones pay for imports and caches
     if plot:
@@ -205,17 +222,18 @@ async def single(setup: Setup, count: int, plot: str | None = None, where: str =
         )
     for label, quantile in (("p50", 50), ("p99", 99)):
         base = percentile(baseline[warm:], quantile) * 1000
-        report(f"single rules write -> applied {label}", base, "ms")
+        report(f"{case} rules write -> applied {label}", base, "ms")
         value = percentile(created[warm:], quantile) * 1000
-        report(f"single service create -> active {label}", value, "ms", base)
+        report(f"{case} service create -> active {label}", value, "ms", base)
 
 
 def percentile(values: list[float], quantile: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[quantile - 1]
 
 
-async def batch(setup: Setup, count: int) -> None:
-    services = [
+def many(count: int) -> list[Service]:
+    """Services many<i> joining host a<i> with host b<i>."""
+    return [
         Service(
             id=service_id(f"many{i}"),
             name=f"many{i}",
@@ -226,6 +244,23 @@ async def batch(setup: Setup, count: int) -> None:
         )
         for i in range(count)
     ]
+
+
+async def loaded(setup: Setup, count: int, singles: int) -> None:
+    """The single case again, next to `count` active services (hosts a<count>, b<count>)."""
+    services = many(count)
+    done = setup.waiter.expect(active, count)
+    with setup.store.transaction() as repo:
+        for service in services:
+            repo.services.add(service)
+        Provisioning(repo).converge_many(services, strict=True, recompute=True)
+    await done.wait()
+    hosts = (f"a{count}", f"b{count}")
+    await single(setup, singles, hosts=hosts, case=f"next to {count} services:")
+
+
+async def batch(setup: Setup, count: int) -> None:
+    services = many(count)
     clock = Stopwatch()
     with clock:
         done = setup.waiter.expect(active, count)
@@ -293,7 +328,7 @@ async def main() -> None:
     command.add_argument("--ovs", action="store_true", help="single case on real OVS (root)")
     command.add_argument("--plot", metavar="PNG", help="save the single case's CDF there")
     args = command.parse_args()
-    singles, many = (50, 200) if args.quick else (500, 1000)
+    singles, batched = (50, 200) if args.quick else (500, 1000)
     if args.ovs:
         print(f"a chain of {SWITCHES} Open vSwitch switches, 5 hops (10 flows), SQLite")
         async with running(chain(1, "openflow"), ovs=True) as setup:
@@ -302,8 +337,10 @@ async def main() -> None:
     print(f"a chain of {SWITCHES} emulated switches, services of 5 hops (10 flows), SQLite")
     async with running(chain(1)) as setup:
         await single(setup, singles, args.plot, "emulated switches")
-    async with running(chain(many)) as setup:
-        await batch(setup, many)
+    async with running(chain(batched)) as setup:
+        await batch(setup, batched)
+    async with running(chain(batched + 1)) as setup:
+        await loaded(setup, batched, singles // 5)
 
 
 if __name__ == "__main__":
