@@ -4,11 +4,12 @@ reconciliation, resync after reconnect, failures surfaced on the rule."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
 from netweave.controller import Backoff, DeviceManager
+from netweave.drivers import RuleResult
 from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.model import (
     ConfigRule,
@@ -239,3 +240,24 @@ async def test_records_say_which_owners_still_await_answers(store: Store) -> Non
     finally:
         await manager.stop()
     assert awaited == [([device_id("s1")], {"test"}), ([device_id("s2")], set())]
+
+
+async def test_a_failed_pass_is_retried_from_scratch(
+    store: Store, manager: DeviceManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = manager.driver(device_id("s1"))
+    assert driver is not None
+    apply = driver.apply
+    failures = [RuntimeError("driver bug")]
+
+    async def flaky(rules: Sequence[ConfigRule]) -> list[RuleResult]:
+        if failures:
+            raise failures.pop()
+        return await apply(rules)
+
+    monkeypatch.setattr(driver, "apply", flaky)
+    rule = _rule("s1", "/flow/1", 1)
+    with store.transaction() as repo:
+        repo.rules.add_many([rule])
+    await eventually(lambda: _status(store, rule.id) == RuleStatus.APPLIED)
+    assert not failures

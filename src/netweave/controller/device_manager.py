@@ -228,6 +228,7 @@ class DeviceManager:
     async def _serve(self, session: Session) -> None:
         session.full = True  # resync after every (re)connect
         session.dirty.set()
+        delays = self._backoff.delays()
         while session.connected:
             await session.dirty.wait()
             session.dirty.clear()
@@ -238,6 +239,16 @@ class DeviceManager:
             except DeviceUnreachableError:
                 session.connected = False
                 break
+            except Exception:  # the store or the driver failed: all over again, later
+                delay = next(delays)
+                log.exception(
+                    "%s: reconciliation failed; again in %.1fs", session.device.name, delay
+                )
+                session.full = session.stale = True
+                await asyncio.sleep(delay)
+                session.dirty.set()
+            else:
+                delays = self._backoff.delays()
         with self._writing() as repo:
             set_device_status(repo, session.device.id, OperStatus.DOWN)
 
