@@ -24,6 +24,8 @@ def events_for(change: Change) -> list[Event]:
         types.append(topic)
     if _status_changed(change) and (topic := _BY_KIND_AND_VERB.get((change.kind, "status"))):
         types.append(topic)
+    if not types:
+        return []
     entity = change.entity
     data = entity.model_dump(mode="json")
     return [Event(type=t, entity_id=data["id"], data=data) for t in types]
