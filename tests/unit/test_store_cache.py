@@ -1,5 +1,6 @@
-"""The process cache of devices and links: kept per generation, moved forward by this
-process's commits, dropped when another writer (another process) moved the generation."""
+"""The process cache of devices, links, services and connections: on SQLite kept per
+generation and moved forward by this process's commits, on PostgreSQL validated by row
+versions; another writer (another process) is noticed on both."""
 
 from __future__ import annotations
 
@@ -73,29 +74,48 @@ def test_a_commit_moves_the_cache_with_its_changes(sqlite_store: Store) -> None:
         assert repo.devices.by_id() is kept
 
 
-def test_a_rolled_back_write_leaves_the_cache_as_it_was(sqlite_store: Store) -> None:
-    with sqlite_store.transaction() as repo:
+def test_a_rolled_back_write_leaves_the_cache_as_it_was(store: Store) -> None:
+    with store.transaction() as repo:
         repo.devices.add(_device("s1"))
-    assert _names(sqlite_store) == ["s1"]
-    with pytest.raises(RuntimeError), sqlite_store.transaction() as repo:
+    assert _names(store) == ["s1"]
+    with pytest.raises(RuntimeError), store.transaction() as repo:
         repo.devices.add(_device("s2"))
+        assert len(repo.devices.by_id()) == 2
         raise RuntimeError("abort")
-    assert _names(sqlite_store) == ["s1"]
+    assert _names(store) == ["s1"]
 
 
-def test_another_writer_of_the_database_is_noticed(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    ours, theirs = Store.open(url), Store.open(url)  # as two processes would
+def test_another_writer_of_the_database_is_noticed(store_url: str) -> None:
+    ours, theirs = Store.open(store_url), Store.open(store_url)  # as two processes would
     try:
         with ours.transaction() as repo:
             repo.devices.add(_device("s1"))
         assert _names(ours) == ["s1"]
         with theirs.transaction() as repo:
             repo.devices.add(_device("s2"))
+            repo.devices.update(_device("s1", attributes={"rack": "9"}))
         assert _names(ours) == ["s1", "s2"]
+        with ours.read() as repo:
+            assert repo.devices.by_id()[device_id("s1")].attributes == {"rack": "9"}
     finally:
         ours.close()
         theirs.close()
+
+
+def test_unchanged_entities_are_shared_and_changed_ones_read_again(store: Store) -> None:
+    with store.transaction() as repo:
+        repo.devices.add(_device("s1"))
+        repo.devices.add(_device("s2"))
+    with store.read() as repo:
+        first = repo.devices.by_id()
+    with store.read() as repo:
+        assert repo.devices.by_id() is first
+    with store.transaction() as repo:
+        repo.devices.update(_device("s2", attributes={"rack": "2"}))
+    with store.read() as repo:
+        now = repo.devices.by_id()
+    assert now[device_id("s1")] is first[device_id("s1")]
+    assert now[device_id("s2")].attributes == {"rack": "2"}
 
 
 def test_derived_values_are_built_once_per_generation(sqlite_store: Store) -> None:
@@ -121,15 +141,21 @@ def test_derived_values_are_built_once_per_generation(sqlite_store: Store) -> No
     assert builds == [1, 2, 2]
 
 
-def test_a_writer_sees_what_was_kept_with_its_own_writes(sqlite_store: Store) -> None:
-    with sqlite_store.transaction() as repo:
+def test_a_writer_sees_what_was_kept_with_its_own_writes(store: Store) -> None:
+    with store.transaction() as repo:
         repo.devices.add(_device("s1"))
         repo.devices.add(_device("s2"))
-    with sqlite_store.transaction() as repo:
+    assert _names(store) == ["s1", "s2"]
+    with store.transaction() as repo:
         repo.devices.delete(device_id("s1"))
         repo.devices.add(_device("s3"))
         assert sorted(d.name for d in repo.devices.by_id().values()) == ["s2", "s3"]
-    assert _names(sqlite_store) == ["s2", "s3"]
+        for rack in ("1", "2"):  # one row written twice by one transaction
+            repo.devices.update(_device("s2", attributes={"rack": rack}))
+            assert repo.devices.by_id()[device_id("s2")].attributes == {"rack": rack}
+    assert _names(store) == ["s2", "s3"]
+    with store.read() as repo:
+        assert repo.devices.by_id()[device_id("s2")].attributes == {"rack": "2"}
 
 
 def test_the_topology_derived_values_outlive_service_writes(sqlite_store: Store) -> None:

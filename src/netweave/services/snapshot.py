@@ -96,19 +96,24 @@ class Snapshot:
     def port_users(self) -> dict[str, list[Service]]:
         """The services entering the network at each switch port (`edge_port`), by id."""
         users: dict[str, list[Service]] = {}
+        edges = self.host_edges
         for service in self.repo.services.by_id().values():
             for ref in service.endpoints:
-                users.setdefault(self.edge_port(ref), []).append(service)
+                edge = edges.get(ref.endpoint_id, ref.endpoint_id)
+                users.setdefault(edge, []).append(service)
         return users
 
     def edge_port(self, ref: EndpointRef) -> str:
         """The switch port a service endpoint enters by: the port a host port is linked
         to, else the port itself."""
-        device = self.devices.get(ref.device_id)
-        link = self.link_at.get(ref.endpoint_id)
-        if device is None or device.type is not DeviceType.HOST or link is None:
-            return ref.endpoint_id
-        return link.b.endpoint_id if link.a.endpoint_id == ref.endpoint_id else link.a.endpoint_id
+        return self.host_edges.get(ref.endpoint_id, ref.endpoint_id)
+
+    @cached_property
+    def host_edges(self) -> Mapping[str, str]:
+        """The port each linked host port is linked to, by host port id."""
+        return self.repo.topology_derived(
+            "host_edges", lambda: _host_edges(self.devices, self.links.values())
+        )
 
     @property
     def graph(self) -> PathGraph:
@@ -157,3 +162,13 @@ def hop_endpoints(connections: Iterable[Connection]) -> list[str]:
         for hop in connection.hops
         for e in (hop.ingress_endpoint_id, hop.egress_endpoint_id)
     ]
+
+
+def _host_edges(devices: Mapping[str, Device], links: Iterable[Link]) -> dict[str, str]:
+    edges: dict[str, str] = {}
+    for link in links:
+        for near, far in ((link.a, link.b), (link.b, link.a)):
+            device = devices.get(near.device_id)
+            if device is not None and device.type is DeviceType.HOST:
+                edges[near.endpoint_id] = far.endpoint_id
+    return edges

@@ -13,14 +13,21 @@ is then read again. Whatever a transaction takes from the cache is shared: never
 mutate it.
 
 On PostgreSQL, where writers run concurrently, a generation row would serialise every
-writer of its kind (the later of two fails and is re-run): the store keeps no cache
-there and reads the rows each time.
+writer of its kind (the later of two fails and is re-run). There each row's version
+(its `xmin` and `ctid`: they change with every write of the row) is read instead, a
+small query, and only the rows whose version changed since are read and parsed again;
+an entity read again unchanged (a row only touched) stays the one kept, and what is
+derived is kept per content revision (counted as the kept contents change). What a
+transaction that wrote the kind reads is not kept (its own rows may change again under
+the same version).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -31,7 +38,18 @@ CACHED_KINDS = frozenset({"device", "link", "service", "connection"})
 DERIVED_KEPT = 4  # derived values (path graphs) kept, newest first
 
 T = TypeVar("T")
-Generations = tuple[tuple[str, int], ...]
+Generations = tuple[tuple[str, Hashable], ...]
+RowVersions = dict[str, str]
+
+
+@dataclass(frozen=True)
+class KeptRows:
+    """What PostgreSQL rows of one kind held when last read, and their content revision."""
+
+    digest: str  # of every row's id and version
+    versions: RowVersions
+    entities: Mapping[str, BaseModel]
+    revision: int
 
 
 class EntityCache:
@@ -40,6 +58,8 @@ class EntityCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._kinds: dict[str, tuple[int, Mapping[str, BaseModel]]] = {}
+        self._rows: dict[str, KeptRows] = {}
+        self._revisions = itertools.count(1)
         self._derived: dict[tuple[str, Generations], Any] = {}
 
     def entities(self, kind: str, generation: int) -> Mapping[str, BaseModel] | None:
@@ -52,6 +72,20 @@ class EntityCache:
             kept = self._kinds.get(kind)
             if kept is None or kept[0] <= generation:
                 self._kinds[kind] = (generation, entities)
+
+    def rows(self, kind: str) -> KeptRows:
+        """The row versions and entities last kept for `kind` (PostgreSQL)."""
+        with self._lock:
+            return self._rows.get(kind, KeptRows("", {}, {}, 0))
+
+    def keep_rows(self, kind: str, rows: KeptRows) -> None:
+        with self._lock:
+            self._rows[kind] = rows
+
+    def new_revision(self) -> int:
+        """A content revision no other contents have (unique in this process)."""
+        with self._lock:
+            return next(self._revisions)
 
     def derived(self, name: str, generations: Generations, build: Callable[[], T]) -> T:
         """The value `build` makes from the entities at `generations` (built once)."""

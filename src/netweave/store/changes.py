@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -52,6 +52,9 @@ class Journal:
     """The generation of each cached kind as this transaction read it."""
     bumped: dict[str, int] = field(default_factory=dict)
     """The generation each cached kind this transaction wrote moves to."""
+    rows: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    """Per cached kind, what its rows held when last read (PostgreSQL), and how many
+    changes this transaction had made by then."""
 
     def check_writable(self) -> None:
         if not self.writable:

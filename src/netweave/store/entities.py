@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from pydantic import BaseModel
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 
 from netweave.gcpause import gc_paused
 from netweave.model.common import Entity
-from netweave.store.cache import CACHED_KINDS, EntityCache, with_changes
+from netweave.store.cache import CACHED_KINDS, EntityCache, KeptRows, with_changes
 from netweave.store.changes import Change, Journal, Op
 from netweave.store.db_errors import conflicts_as
 from netweave.store.errors import ConflictError, NotFoundError
@@ -45,6 +56,12 @@ _BUMP = (
     .values(value=generations.c.value + 1)
     .returning(generations.c.value)
 )
+# PostgreSQL: a row's version, which every write of it changes (see netweave.store.cache)
+_ROW_VERSION: ColumnElement[str] = literal_column("xmin::text || ctid::text")
+_ROW_VERSIONS = select(_c.id, _ROW_VERSION).where(_c.kind == bindparam("list_kind"))
+_ROWS_DIGEST = select(
+    func.md5(func.string_agg(_c.id + _ROW_VERSION, literal_column("',' ORDER BY id")))
+).where(_c.kind == bindparam("list_kind"))
 _OF_KIND = _c.kind == bindparam("list_kind")
 _IN_SCOPE = _c.scope == bindparam("list_scope")
 _IN_SCOPES = (
@@ -78,6 +95,7 @@ class EntityCollection(Generic[E]):
         self._model = model
         self._scope_of = scope_of
         self._cache = cache if kind in CACHED_KINDS else None
+        self._by_row_versions = conn.dialect.name == "postgresql"
 
     def _key(self, entity_id: str) -> dict[str, str]:
         return {"key_kind": self.kind, "key_id": entity_id}
@@ -102,6 +120,8 @@ class EntityCollection(Generic[E]):
         the mapping may be shared with other transactions: never mutate it or them."""
         if self._cache is None:
             return {entity.id: entity for entity in self.list()}
+        if self._by_row_versions:
+            return cast("Mapping[str, E]", self._rows(self._cache).entities)
         if self.kind in self._journal.bumped:  # what was kept, with this transaction's writes
             before = self._cache.entities(self.kind, self._journal.bumped[self.kind] - 1)
             if before is None:
@@ -113,6 +133,53 @@ class EntityCollection(Generic[E]):
             kept = {entity.id: entity for entity in self.list()}
             self._cache.keep(self.kind, generation, kept)
         return cast("Mapping[str, E]", kept)
+
+    def _rows(self, cache: EntityCache) -> KeptRows:
+        """`by_id` on PostgreSQL: the rows whose version changed since the cache kept
+        them are read again (all of them, those this transaction wrote); once per
+        transaction until it writes again."""
+        changes = self._journal.changes
+        memo = self._journal.rows.get(self.kind)
+        if memo is not None and memo[0] == len(changes):
+            return cast("KeptRows", memo[1])
+        rows = self._read_rows(cache)
+        self._journal.rows[self.kind] = (len(changes), rows)
+        return rows
+
+    def _read_rows(self, cache: EntityCache) -> KeptRows:
+        """A digest of every row's version first (one small row back): most of the
+        time nothing changed and nothing else is read."""
+        params = {"list_kind": self.kind}
+        digest = self._conn.execute(_ROWS_DIGEST, params).scalar_one() or ""
+        changes = self._journal.changes
+        written = {getattr(c.entity, "id", "") for c in changes if c.kind == self.kind}
+        kept = cache.rows(self.kind)
+        if not written and kept.digest == digest:
+            return kept
+        versions: dict[str, str] = {
+            row[0]: row[1] for row in self._conn.execute(_ROW_VERSIONS, params)
+        }
+        stale = [i for i, v in versions.items() if i in written or kept.versions.get(i) != v]
+        fresh: Mapping[str, BaseModel] = self.find_many(stale)
+        entities = {i: kept.entities[i] for i in versions if i not in fresh}
+        for entity_id, entity in fresh.items():
+            same = kept.entities.get(entity_id)
+            entities[entity_id] = same if same == entity else entity
+        unchanged = entities.keys() == kept.entities.keys() and all(
+            entities[i] is kept.entities[i] for i in fresh
+        )
+        revision = kept.revision if unchanged else cache.new_revision()
+        rows = KeptRows(digest, versions, entities, revision)
+        if not written:
+            cache.keep_rows(self.kind, rows)
+        return rows
+
+    def fingerprint(self) -> Hashable:
+        """What identifies the entities of this (cached) kind as this transaction sees
+        them: the generation (SQLite) or the content revision (PostgreSQL)."""
+        if self._by_row_versions and self._cache is not None:
+            return self._rows(self._cache).revision
+        return self.generation()
 
     def generation(self) -> int:
         """The generation of this (cached) kind, as this transaction sees it."""
@@ -126,7 +193,9 @@ class EntityCollection(Generic[E]):
         """Move this (cached) kind to its next generation, once per transaction, before
         its first write: what was there before is kept too (unless it already is), so
         that the commit moves the cache forward."""
-        if self._cache is not None and self.kind not in self._journal.bumped:
+        if self._cache is None or self._by_row_versions:
+            return
+        if self.kind not in self._journal.bumped:
             bumped = self._conn.execute(_BUMP, {"gen_kind": self.kind}).scalar_one()
             if self._cache.entities(self.kind, bumped - 1) is None:
                 before = {entity.id: entity for entity in self.list()}

@@ -37,7 +37,7 @@ from netweave.model import Connection as PathConnection
 from netweave.store.cache import EntityCache
 from netweave.store.changes import CommitListener, Journal
 from netweave.store.db_errors import translate
-from netweave.store.engine import SQLITE_BEGIN, create_store_engine, is_sqlite
+from netweave.store.engine import SQLITE_BEGIN, create_store_engine
 from netweave.store.entities import EntityCollection
 from netweave.store.errors import TransientError
 from netweave.store.migrate import upgrade
@@ -77,9 +77,10 @@ class Repository:
         sees them: kept by the process, built once per generation of both (see
         `netweave.store.cache`); built anew once this transaction wrote either."""
         topology = (self.devices, self.links)
-        if self._cache is None or any(c.kind in self._journal.bumped for c in topology):
+        written = {change.kind for change in self._journal.changes}
+        if self._cache is None or any(c.kind in written for c in topology):
             return build()
-        generations = tuple((collection.kind, collection.generation()) for collection in topology)
+        generations = tuple((c.kind, c.fingerprint()) for c in topology)
         return self._cache.derived(name, generations, build)
 
     def expect_answers(self, owners: Iterable[str]) -> None:
@@ -109,9 +110,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._listeners: list[CommitListener] = []
-        # Where writers run concurrently (PostgreSQL) a shared generation row would
-        # serialise them: the cache is for SQLite, whose writers queue anyway.
-        self._cache = EntityCache() if is_sqlite(engine) else None
+        self._cache = EntityCache()
 
     @classmethod
     def open(cls, url: str, *, create: bool = True) -> Store:
@@ -130,8 +129,7 @@ class Store:
         journal = Journal()
         with _store_errors(), self.engine.begin() as conn:
             yield Repository(conn, journal, self._cache)
-        if self._cache is not None:
-            self._cache.advance(journal.bumped, journal.changes)
+        self._cache.advance(journal.bumped, journal.changes)
         for listener in self._listeners:
             listener(journal.changes)
 
