@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
 from netweave.model import Device, Service
 from netweave.model.ids import device_id, service_id
 from netweave.store import Repository, Store
+from netweave.store.schema import generations
 
 
 def _device(name: str, **fields: object) -> Device:
@@ -167,3 +169,13 @@ def test_the_topology_derived_values_outlive_service_writes(sqlite_store: Store)
             repo.services.add(Service(id=service_id(name), name=name))
             repo.topology_derived("graph", lambda: builds.append("built"))
     assert builds == ["built"]
+
+
+def test_a_kind_without_a_generation_row_gets_one(sqlite_store: Store) -> None:
+    with sqlite_store.engine.begin() as conn:  # as a database from before the kind was cached
+        conn.execute(delete(generations).where(generations.c.kind == "device"))
+    assert _names(sqlite_store) == []
+    with sqlite_store.transaction() as repo:
+        repo.devices.add(_device("s1"))
+        assert repo.devices.generation() == 1
+    assert _names(sqlite_store) == ["s1"]

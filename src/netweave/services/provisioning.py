@@ -167,7 +167,6 @@ class Provisioning:
         and store its connections: p2p, a primary and (protected) a backup, each with a
         VLAN; l2vpn and l3vpn, a branch per endpoint after the first, sharing one VLAN."""
         self._claim_ports(service)
-        self.snap.read_endpoints(ref.endpoint_id for ref in service.endpoints)
         self._reserve(old, -1)  # the new route may use what the old one holds
         try:
             routes = self._routes(service, strict=strict)
@@ -242,7 +241,6 @@ class Provisioning:
 
     def _broken(self, connections: list[Connection]) -> bool:
         links = self.snap.links
-        self.snap.read_endpoints(hop_endpoints(connections))
         return any(
             link_id not in links or links[link_id].status is OperStatus.DOWN
             for connection in connections
@@ -252,7 +250,6 @@ class Provisioning:
     def _unnumbered(self, connections: list[Connection]) -> str:
         """The ports of `connections` whose number is not known yet, for messages."""
         names = []
-        self.snap.read_endpoints(hop_endpoints(connections))
         for endpoint_id in hop_endpoints(connections):
             endpoint = self.snap.endpoint(endpoint_id)
             if endpoint is not None and endpoint.number is None:

@@ -1,7 +1,8 @@
 """What one provisioning transaction reads once: the topology, connections and port users.
 
-The devices, the links and what is derived from them (the path graph, the link on each
-port) come from the store's process cache when no transaction changed them since
+The devices, ports, links, services, connections and what is derived from the topology
+(the path graph, the link on each port, the switch port of each host port) come from
+the store's process cache when no transaction changed them since
 (`netweave.store.cache`): shared, never mutated. Reservations made through the snapshot
 are written to the store and kept in the snapshot (in its own copy of the links), so
 the next service of the same transaction sees them.
@@ -34,7 +35,6 @@ class Snapshot:
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
         self._graph: PathGraph | None = None
-        self._endpoints: dict[str, Endpoint | None] = {}
         self._owned: dict[str, tuple[list[ConfigRule], list[Connection]]] = {}
         self._locked: set[str] = set()
 
@@ -43,24 +43,20 @@ class Snapshot:
         return self.repo.devices.by_id()
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
-        """One endpoint (read once per transaction)."""
-        if endpoint_id not in self._endpoints:
-            self.read_endpoints([endpoint_id])
-        return self._endpoints[endpoint_id]
+        return self.endpoints.get(endpoint_id)
+
+    @cached_property
+    def endpoints(self) -> Mapping[str, Endpoint]:
+        return self.repo.endpoints.by_id()
 
     def preload(self, services: Collection[Service]) -> None:
-        """Read the rules and connections of these services, and the endpoints they and
-        their connections name, in three queries, for the `owned` and `endpoint` calls
-        to come (many services converged in one transaction)."""
+        """Read the rules and connections of these services in two queries, for the
+        `owned` calls to come (many services converged in one transaction)."""
         ids = [service.id for service in services]
         rules = self.repo.rules.list_owned(owner_of(s) for s in ids)
         connections = self.repo.connections.list_scopes(ids)
         for service_id in ids:
             self._owned[service_id] = (rules[owner_of(service_id)], connections[service_id])
-        self.read_endpoints(
-            [ref.endpoint_id for service in services for ref in service.endpoints]
-            + [e for found in connections.values() for e in hop_endpoints(found)]
-        )
 
     def owned(self, service_id: str) -> tuple[list[ConfigRule], list[Connection]]:
         """The rules and connections of a service as stored: preloaded ones once (a
@@ -70,13 +66,6 @@ class Snapshot:
             return found
         rules = self.repo.rules.list(owner=owner_of(service_id))
         return rules, self.repo.connections.list(scope=service_id)
-
-    def read_endpoints(self, endpoint_ids: Iterable[str]) -> None:
-        """Read these endpoints in one query, for `endpoint` calls to come."""
-        missing = [e for e in endpoint_ids if e not in self._endpoints]
-        if missing:
-            found = self.repo.endpoints.find_many(missing)
-            self._endpoints.update({e: found.get(e) for e in missing})
 
     @cached_property
     def links(self) -> Mapping[str, Link]:

@@ -1,4 +1,4 @@
-"""What a process keeps between transactions: the devices, links, services and
+"""What a process keeps between transactions: the devices, ports, links, services and
 connections every service transaction reads in full, and what is derived from the
 topology (a path graph). SQLite only (see below).
 
@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from netweave.store.changes import Changes, Op
 
-CACHED_KINDS = frozenset({"device", "link", "service", "connection"})
+CACHED_KINDS = frozenset({"device", "endpoint", "link", "service", "connection"})
 DERIVED_KEPT = 4  # derived values (path graphs) kept, newest first
 
 T = TypeVar("T")

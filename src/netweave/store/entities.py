@@ -185,7 +185,8 @@ class EntityCollection(Generic[E]):
         """The generation of this (cached) kind, as this transaction sees it."""
         known = self._journal.bumped.get(self.kind, self._journal.generations.get(self.kind))
         if known is None:
-            known = self._conn.execute(_GENERATION, {"gen_kind": self.kind}).scalar_one()
+            found = self._conn.execute(_GENERATION, {"gen_kind": self.kind}).scalar()
+            known = found or 0  # no row yet: never written since generations exist
             self._journal.generations[self.kind] = known
         return known
 
@@ -196,7 +197,10 @@ class EntityCollection(Generic[E]):
         if self._cache is None or self._by_row_versions:
             return
         if self.kind not in self._journal.bumped:
-            bumped = self._conn.execute(_BUMP, {"gen_kind": self.kind}).scalar_one()
+            bumped = self._conn.execute(_BUMP, {"gen_kind": self.kind}).scalar()
+            if bumped is None:  # the kind's first generation
+                self._conn.execute(insert(generations).values(kind=self.kind, value=1))
+                bumped = 1
             if self._cache.entities(self.kind, bumped - 1) is None:
                 before = {entity.id: entity for entity in self.list()}
                 self._cache.keep(self.kind, bumped - 1, before)

@@ -57,7 +57,7 @@ class Repository:
     ) -> None:
         self.devices = EntityCollection(conn, journal, "device", Device, lambda e: "", cache)
         self.endpoints = EntityCollection(
-            conn, journal, "endpoint", Endpoint, lambda e: e.device_id
+            conn, journal, "endpoint", Endpoint, lambda e: e.device_id, cache
         )
         self.links = EntityCollection(conn, journal, "link", Link, lambda e: "", cache)
         self.services = EntityCollection(conn, journal, "service", Service, lambda e: "", cache)

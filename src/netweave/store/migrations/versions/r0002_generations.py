@@ -21,7 +21,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(32), primary_key=True),
         sa.Column("value", sa.BigInteger, nullable=False),
     )
-    kinds = ("device", "link", "service", "connection")
+    kinds = ("device", "endpoint", "link", "service", "connection")
     op.bulk_insert(table, [{"kind": kind, "value": 0} for kind in kinds])
 
 
