@@ -13,7 +13,7 @@ from netweave.bus import InProcessBus
 from netweave.controller import Backoff, DeviceManager
 from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.inventory import Conflict, Invalid, Inventory, load_descriptor
-from netweave.inventory.inputs import ServiceCreate, ServiceUpdate
+from netweave.inventory.inputs import LinkUpdate, ServiceCreate, ServiceUpdate
 from netweave.model import (
     ConfigRule,
     ConnectionRole,
@@ -22,7 +22,7 @@ from netweave.model import (
     Service,
     ServiceStatus,
 )
-from netweave.model.ids import device_id, link_id, service_id
+from netweave.model.ids import device_id, endpoint_id, link_id, service_id
 from netweave.services import ServiceReconciler, connection_id, owner_of
 from netweave.store import Store
 from netweave.testing import eventually
@@ -362,3 +362,28 @@ async def test_l2vpn_joins_its_endpoints_over_a_tree_and_reroutes(net: Net) -> N
     with pytest.raises(Invalid) as error:
         net.inventory.create_service(ServiceCreate.model_validate(spec | too_much))
     assert error.value.problems[0].loc == ("constraints", "bandwidth_bps")
+
+
+async def test_a_link_that_grows_revives_a_service_it_was_too_small_for(net: Net) -> None:
+    ends = [
+        EndpointRef(device_id=device_id(h), endpoint_id=endpoint_id(h, "eth0"))
+        for h in ("h1", "h2")
+    ]
+    wide = Service(
+        id=service_id("wide"),
+        name="wide",
+        endpoints=ends,
+        constraints={"bandwidth_bps": 150_000_000},  # the access links have 100 Mbit/s
+    )
+    with net.store.transaction() as repo:  # written as another writer would: not refused
+        repo.services.add(wide)
+    await eventually(lambda: net.status("wide") is ServiceStatus.FAILED)
+    service = net.service("wide")
+    assert service is not None and "bit/s unreserved" in (service.status_reason or "")
+    for access in (H1_LINK, H2_LINK):
+        net.inventory.update_link(access, LinkUpdate(capacity_bps=GBIT))
+    await eventually(lambda: net.status("wide") is ServiceStatus.ACTIVE)
+    assert net.reserved(H1_LINK) == net.reserved(H2_LINK) == 150_000_000
+    with pytest.raises(Invalid, match="reserved_bps 150000000 exceeds capacity_bps"):
+        net.inventory.update_link(H1_LINK, LinkUpdate(capacity_bps=100_000_000))
+    assert net.reserved(H1_LINK) == 150_000_000  # refused: the service moves first

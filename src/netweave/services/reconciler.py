@@ -2,8 +2,8 @@
 
 It listens to store commits and marks services dirty when they themselves change, when
 one of their rules changes (a device confirmed or refused it, or removed it), when a
-link or port their connections use changes state; when a link comes up it retries
-failed services and protected ones running without a backup. A worker task then
+link or port their connections use changes state; when a link comes up or grows it
+retries failed services and protected ones running without a backup. A worker task then
 converges the dirty services, all in one transaction (see `Provisioning`). At start
 every service is converged once (resync after restart). The reconciler writes desired
 state only; the device manager applies the rules.
@@ -43,7 +43,7 @@ class _Dirty:
 
     services: set[str] = field(default_factory=set)
     elements: set[str] = field(default_factory=set)  # ids of links and ports
-    links_up: bool = False  # a link was added or came up
+    links_up: bool = False  # a link was added, came up or grew
 
     def merge(self, other: _Dirty) -> None:
         self.services |= other.services
@@ -142,9 +142,8 @@ def _dirt(changes: Changes) -> _Dirty:
                 isinstance(before, Link) and before.status is not entity.status
             ):
                 dirty.elements.add(entity.id)
-            came_up = isinstance(before, Link) and before.status is not OperStatus.UP
             dirty.links_up |= change.op is Op.CREATED or (
-                came_up and entity.status is OperStatus.UP
+                isinstance(before, Link) and _more_room(before, entity)
             )
         elif isinstance(entity, Endpoint):
             before = change.before
@@ -154,6 +153,12 @@ def _dirt(changes: Changes) -> _Dirty:
                 dirty.elements.add(entity.id)
     dirty.services -= changes.settled
     return dirty
+
+
+def _more_room(before: Link, after: Link) -> bool:
+    """Whether a link change may let a failed service through: it came up or grew."""
+    came_up = before.status is not OperStatus.UP and after.status is OperStatus.UP
+    return came_up or after.capacity_bps > before.capacity_bps
 
 
 def _converge(repo: Repository, *, dirty: _Dirty) -> None:
