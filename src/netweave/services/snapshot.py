@@ -37,6 +37,7 @@ class Snapshot:
         self._graph: PathGraph | None = None
         self._owned: dict[str, tuple[list[ConfigRule], list[Connection]]] = {}
         self._locked: set[str] = set()
+        self._own_links: dict[str, Link] | None = None  # `links`, once it reserved
 
     @cached_property
     def devices(self) -> Mapping[str, Device]:
@@ -125,7 +126,9 @@ class Snapshot:
         """Add `bps` (negative: release) to the reservation of each link still there."""
         if bps == 0:
             return
-        links = dict(self.links)
+        if self._own_links is None:
+            self._own_links = dict(self.links)
+        links = self._own_links
         for link_id in dict.fromkeys(link_ids):
             link = links.get(link_id)
             if link is None:
@@ -137,6 +140,7 @@ class Snapshot:
             self._graph = None
         self.__dict__["links"] = links
         self.__dict__.pop("link_at", None)
+        self.__dict__.pop("host_edges", None)
 
 
 def _link_at(links: Mapping[str, Link]) -> dict[str, Link]:
