@@ -387,3 +387,27 @@ async def test_a_link_that_grows_revives_a_service_it_was_too_small_for(net: Net
     with pytest.raises(Invalid, match="reserved_bps 150000000 exceeds capacity_bps"):
         net.inventory.update_link(H1_LINK, LinkUpdate(capacity_bps=100_000_000))
     assert net.reserved(H1_LINK) == 150_000_000  # refused: the service moves first
+
+
+async def test_a_link_grown_too_slow_moves_a_service_with_a_latency_limit(net: Net) -> None:
+    net.create("svc", "h1:eth0", "h2:eth0", max_latency_ms=10)
+    await eventually(lambda: net.status("svc") is ServiceStatus.ACTIVE)
+
+    def route() -> list[str]:
+        with net.store.read() as repo:
+            return repo.connections.get(connection_id(service_id("svc"))).link_ids
+
+    first = route()
+    with net.store.read() as repo:
+        slow = repo.links.get(first[1]).name  # the first switch-to-switch link
+    net.inventory.update_link(slow, LinkUpdate(latency_ms=20))
+    await eventually(
+        lambda: link_id(slow) not in route() and net.status("svc") is ServiceStatus.ACTIVE
+    )
+    other = route()[1]
+    with net.store.read() as repo:
+        other_name = repo.links.get(other).name
+    net.inventory.update_link(other_name, LinkUpdate(latency_ms=20))
+    await eventually(lambda: net.status("svc") is ServiceStatus.FAILED)
+    service = net.service("svc")
+    assert service is not None and "max_latency_ms" in (service.status_reason or "")

@@ -114,7 +114,7 @@ class Provisioning:
             name = device.name if device else refused.device_id
             return self._fail(service, current, connections, f"{name} refused: {refused.error}")
         moving = bool(connections) and service.status is not ServiceStatus.PLANNED
-        if recompute or not connections or self._broken(connections):
+        if recompute or not connections or self._broken(service, connections):
             try:
                 connections = self._connect(service, connections, strict=strict)
             except ProvisionError as exc:
@@ -239,13 +239,25 @@ class Provisioning:
             if all(user.id != service.id for user in claimed):
                 claimed.append(service)
 
-    def _broken(self, connections: list[Connection]) -> bool:
+    def _broken(self, service: Service, connections: list[Connection]) -> bool:
+        """Whether a connection lost a link or a port, or (p2p) a link on it got so slow
+        that it no longer meets the service's latency limit."""
         links = self.snap.links
-        return any(
+        if any(
             link_id not in links or links[link_id].status is OperStatus.DOWN
             for connection in connections
             for link_id in connection.link_ids
-        ) or any(self.snap.endpoint(e) is None for e in hop_endpoints(connections))
+        ) or any(self.snap.endpoint(e) is None for e in hop_endpoints(connections)):
+            return True
+        limit = service.constraints.max_latency_ms
+        return (
+            limit is not None
+            and service.type not in MULTIPOINT
+            and any(
+                sum(links[link_id].latency_ms for link_id in connection.link_ids) > limit
+                for connection in connections
+            )
+        )
 
     def _unnumbered(self, connections: list[Connection]) -> str:
         """The ports of `connections` whose number is not known yet, for messages."""

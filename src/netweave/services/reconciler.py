@@ -2,11 +2,11 @@
 
 It listens to store commits and marks services dirty when they themselves change, when
 one of their rules changes (a device confirmed or refused it, or removed it), when a
-link or port their connections use changes state; when a link comes up or grows it
-retries failed services and protected ones running without a backup. A worker task then
-converges the dirty services, all in one transaction (see `Provisioning`). At start
-every service is converged once (resync after restart). The reconciler writes desired
-state only; the device manager applies the rules.
+link or port their connections use changes state or a link gets slower; when a link
+comes up or grows it retries failed services and protected ones running without a
+backup. A worker task then converges the dirty services, all in one transaction (see
+`Provisioning`). At start every service is converged once (resync after restart). The
+reconciler writes desired state only; the device manager applies the rules.
 """
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ def _dirt(changes: Changes) -> _Dirty:
         elif isinstance(entity, Link):
             before = change.before
             if change.op is Op.DELETED or (
-                isinstance(before, Link) and before.status is not entity.status
+                isinstance(before, Link)
+                and (before.status is not entity.status or before.latency_ms < entity.latency_ms)
             ):
                 dirty.elements.add(entity.id)
             dirty.links_up |= change.op is Op.CREATED or (
