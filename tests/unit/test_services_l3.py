@@ -19,9 +19,9 @@ from netweave.controller.gateway import Gateway, arp_reply, asked
 from netweave.drivers import PacketIn
 from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.inventory import Invalid, Inventory, load_descriptor
-from netweave.inventory.inputs import ServiceCreate, ServiceUpdate
+from netweave.inventory.inputs import DeviceUpdate, EndpointUpdate, ServiceCreate, ServiceUpdate
 from netweave.model import Connection, Device, DeviceType, Hop, ServiceStatus
-from netweave.model.ids import device_id, service_id
+from netweave.model.ids import device_id, endpoint_id, service_id
 from netweave.services import ServiceReconciler, owner_of
 from netweave.services.l3 import Site, gateway_mac, l3vpn_rules
 from netweave.store import Store
@@ -417,3 +417,22 @@ async def test_l3vpn_member_added_gets_rules_and_a_bad_one_is_refused(net: Net) 
         net.inventory.update_service("routed", ServiceUpdate.model_validate({"endpoints": members}))
     assert refused.value.problems[0].loc == ("endpoints", 2)
     assert net.on_switches() == 18
+
+
+async def test_a_host_addressed_anew_is_routed_anew(net: Net) -> None:
+    net.create("routed", "h1", "h2")
+    await eventually(lambda: net.status("routed") is ServiceStatus.ACTIVE)
+
+    def everywhere(text: str) -> bool:
+        return any(text in str(rule) for s in SWITCHES for rule in net.network.rules(s).values())
+
+    assert everywhere("00:00:00:00:00:02") and everywhere("10.2.0.0/24")
+    net.inventory.update_endpoint(
+        endpoint_id("h2", "eth0"), EndpointUpdate(mac="00:00:00:00:00:22", ip="10.7.0.1/24")
+    )
+    net.inventory.update_device(
+        "h2", DeviceUpdate(type=DeviceType.HOST, attributes={"gateway": "10.7.0.254"})
+    )
+    await eventually(lambda: everywhere("00:00:00:00:00:22") and everywhere("10.7.0.254"))
+    await eventually(lambda: net.status("routed") is ServiceStatus.ACTIVE)
+    assert not everywhere("00:00:00:00:00:02") and not everywhere("10.2.0.0/24")

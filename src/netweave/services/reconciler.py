@@ -2,11 +2,12 @@
 
 It listens to store commits and marks services dirty when they themselves change, when
 one of their rules changes (a device confirmed or refused it, or removed it), when a
-link or port their connections use changes state or a link gets slower; when a link
-comes up or grows it retries failed services and protected ones running without a
-backup. A worker task then converges the dirty services, all in one transaction (see
-`Provisioning`). At start every service is converged once (resync after restart). The
-reconciler writes desired state only; the device manager applies the rules.
+link or port their connections use changes state or a link gets slower, when one of
+their hosts is addressed anew (L3 services route by it); when a link comes up or grows
+it retries failed services and protected ones running without a backup. A worker task
+then converges the dirty services, all in one transaction (see `Provisioning`). At
+start every service is converged once (resync after restart). The reconciler writes
+desired state only; the device manager applies the rules.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from netweave.model import (
     ConfigRule,
     Connection,
+    Device,
     Endpoint,
     Link,
     OperStatus,
@@ -43,15 +45,17 @@ class _Dirty:
 
     services: set[str] = field(default_factory=set)
     elements: set[str] = field(default_factory=set)  # ids of links and ports
+    sites: set[str] = field(default_factory=set)  # hosts and ports whose addressing changed
     links_up: bool = False  # a link was added, came up or grew
 
     def merge(self, other: _Dirty) -> None:
         self.services |= other.services
         self.elements |= other.elements
+        self.sites |= other.sites
         self.links_up |= other.links_up
 
     def __bool__(self) -> bool:
-        return bool(self.services or self.elements or self.links_up)
+        return bool(self.services or self.elements or self.sites or self.links_up)
 
 
 class ServiceReconciler:
@@ -152,6 +156,12 @@ def _dirt(changes: Changes) -> _Dirty:
                 isinstance(before, Endpoint) and before.number != entity.number
             ):
                 dirty.elements.add(entity.id)
+            if isinstance(before, Endpoint) and (before.ip, before.mac) != (entity.ip, entity.mac):
+                dirty.sites.add(entity.id)
+        elif isinstance(entity, Device):
+            before = change.before
+            if isinstance(before, Device) and before.attributes != entity.attributes:
+                dirty.sites.add(entity.id)  # an L3 service reads the host's gateway there
     dirty.services -= changes.settled
     return dirty
 
@@ -165,6 +175,12 @@ def _more_room(before: Link, after: Link) -> bool:
 def _converge(repo: Repository, *, dirty: _Dirty) -> None:
     """One pass over the dirty services, in `repo`'s transaction."""
     service_ids = set(dirty.services)
+    if dirty.sites:  # what an L3 service derives from its hosts' addressing
+        service_ids |= {
+            s.id
+            for s in repo.services.by_id().values()
+            if any({ref.device_id, ref.endpoint_id} & dirty.sites for ref in s.endpoints)
+        }
     if dirty.elements:
         service_ids |= {c.service_id for c in repo.connections.list() if _uses(c, dirty.elements)}
     retry: set[str] = set()
