@@ -107,10 +107,12 @@ class Snapshot:
 
     @property
     def graph(self) -> PathGraph:
-        """The path graph of the current links (rebuilt after a reservation changed them)."""
+        """The path graph of the switches and the links between them (services route
+        switch to switch, hosts reach theirs over their access link); rebuilt after a
+        reservation changed the links."""
         if self._graph is None:
             self._graph = self.repo.topology_derived(
-                "path_graph", lambda: PathGraph(self.devices.values(), self.links.values())
+                "path_graph", lambda: _switch_graph(self.devices, self.links.values())
             )
         return self._graph
 
@@ -165,3 +167,9 @@ def _host_edges(devices: Mapping[str, Device], links: Iterable[Link]) -> dict[st
             if device is not None and device.type is DeviceType.HOST:
                 edges[near.endpoint_id] = far.endpoint_id
     return edges
+
+
+def _switch_graph(devices: Mapping[str, Device], links: Iterable[Link]) -> PathGraph:
+    switches = {i: d for i, d in devices.items() if d.type is not DeviceType.HOST}
+    between = [link for link in links if {link.a.device_id, link.b.device_id} <= switches.keys()]
+    return PathGraph(switches.values(), between)
