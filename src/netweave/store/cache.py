@@ -1,6 +1,6 @@
 """What a process keeps between transactions: the devices, ports, links, services and
 connections every service transaction reads in full, and what is derived from the
-topology (a path graph). SQLite only (see below).
+topology (the path graph, link and port indexes).
 
 Each transaction that writes an entity of one of these kinds bumps that kind's
 generation, a row of its own, in the same transaction. A transaction reads the
@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from netweave.store.changes import Changes, Op
 
 CACHED_KINDS = frozenset({"device", "endpoint", "link", "service", "connection"})
-DERIVED_KEPT = 4  # derived values (path graphs) kept, newest first
+DERIVED_KEPT = 8  # derived values kept (a few per topology revision), oldest dropped first
 
 T = TypeVar("T")
 Generations = tuple[tuple[str, Hashable], ...]
