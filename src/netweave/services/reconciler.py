@@ -141,23 +141,9 @@ def _dirt(changes: Changes) -> _Dirty:
             if change.op is not Op.DELETED:
                 dirty.services.add(entity.id)
         elif isinstance(entity, Link):
-            before = change.before
-            if change.op is Op.DELETED or (
-                isinstance(before, Link)
-                and (before.status is not entity.status or before.latency_ms < entity.latency_ms)
-            ):
-                dirty.elements.add(entity.id)
-            dirty.links_up |= change.op is Op.CREATED or (
-                isinstance(before, Link) and _more_room(before, entity)
-            )
+            _link_dirt(dirty, change.op, change.before, entity)
         elif isinstance(entity, Endpoint):
-            before = change.before
-            if change.op is Op.DELETED or (
-                isinstance(before, Endpoint) and before.number != entity.number
-            ):
-                dirty.elements.add(entity.id)
-            if isinstance(before, Endpoint) and (before.ip, before.mac) != (entity.ip, entity.mac):
-                dirty.sites.add(entity.id)
+            _endpoint_dirt(dirty, change.op, change.before, entity)
         elif isinstance(entity, Device):
             before = change.before
             if isinstance(before, Device) and before.attributes != entity.attributes:
@@ -166,10 +152,30 @@ def _dirt(changes: Changes) -> _Dirty:
     return dirty
 
 
-def _more_room(before: Link, after: Link) -> bool:
-    """Whether a link change may let a failed service through: it came up or grew."""
-    came_up = before.status is not OperStatus.UP and after.status is OperStatus.UP
-    return came_up or after.capacity_bps > before.capacity_bps
+def _link_dirt(dirty: _Dirty, op: Op, before: object, link: Link) -> None:
+    """A link gone, up or down, or slower concerns its services; one added, come up
+    or grown may let a failed service through."""
+    if op is Op.CREATED or not isinstance(before, Link):
+        dirty.links_up |= op is Op.CREATED
+        if op is Op.DELETED:
+            dirty.elements.add(link.id)
+        return
+    if before.status is not link.status or before.latency_ms < link.latency_ms:
+        dirty.elements.add(link.id)
+    came_up = before.status is not OperStatus.UP and link.status is OperStatus.UP
+    dirty.links_up |= came_up or link.capacity_bps > before.capacity_bps
+
+
+def _endpoint_dirt(dirty: _Dirty, op: Op, before: object, port: Endpoint) -> None:
+    """A port gone or renumbered concerns the services crossing it; a host port
+    addressed anew, the services of its host."""
+    if op is Op.DELETED:
+        dirty.elements.add(port.id)
+    elif isinstance(before, Endpoint):
+        if before.number != port.number:
+            dirty.elements.add(port.id)
+        if (before.ip, before.mac) != (port.ip, port.mac):
+            dirty.sites.add(port.id)
 
 
 def _converge(repo: Repository, *, dirty: _Dirty) -> None:
