@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from netweave.controller import Backoff, DeviceManager
 from netweave.controller.runtime import Controller
+from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.drivers.openflow import OpenFlowPlugin
 from netweave.lab import Lab, LabOptions
 from netweave.model import DeviceType, TopologyDescriptor
+from netweave.services import ServiceReconciler
+from netweave.store import Store
 
 LabBuilder = Callable[[TopologyDescriptor, LabOptions], Lab]
 """Builds (and brings up) the lab of a descriptor, e.g. the integration tests'
@@ -22,6 +27,36 @@ async def eventually(check: Callable[[], bool], within: float = 5.0, poll: float
     async with asyncio.timeout(within):
         while not check():  # noqa: ASYNC110 - polling an arbitrary condition is the point
             await asyncio.sleep(poll)
+
+
+@dataclass(frozen=True)
+class EmulatedServices:
+    """An emulated network with the controller parts that provision services over it."""
+
+    network: EmulatedNetwork
+    manager: DeviceManager
+    reconciler: ServiceReconciler
+
+
+@asynccontextmanager
+async def emulated_services(
+    store: Store, descriptor: TopologyDescriptor
+) -> AsyncIterator[EmulatedServices]:
+    """Emulate `descriptor` (already in `store`, or to be put there by the caller) and run a
+    device manager (quick retries) and a service reconciler over it until every device
+    with the emulated driver is connected; both are stopped at the end."""
+    network = EmulatedNetwork.from_descriptor(descriptor)
+    manager = DeviceManager(store, {"emulated": EmulatedPlugin(network)}, backoff=Backoff(0.01))
+    reconciler = ServiceReconciler(store)
+    emulated = sum("emulated" in device.drivers for device in descriptor.devices)
+    await manager.start()
+    await reconciler.start()
+    try:
+        await eventually(lambda: len(manager.connected_devices()) == emulated)
+        yield EmulatedServices(network, manager, reconciler)
+    finally:
+        await reconciler.stop()
+        await manager.stop()
 
 
 @asynccontextmanager

@@ -12,14 +12,12 @@ from fastapi.testclient import TestClient
 
 from netweave.api import create_app, inventory_of
 from netweave.bus import InProcessBus
-from netweave.controller import Backoff, DeviceManager
-from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.inventory import Inventory, load_descriptor
 from netweave.model import RuleStatus, ServiceType
 from netweave.model.ids import endpoint_id
-from netweave.services import WAITING_FOR_ENDPOINTS, ServiceReconciler, owner_of
+from netweave.services import WAITING_FOR_ENDPOINTS, owner_of
 from netweave.store import Store
-from netweave.testing import eventually
+from netweave.testing import emulated_services, eventually
 
 NODE = "/ietf-l2vpn-svc:l2vpn-svc"
 ROOT = f"/restconf/data{NODE}"
@@ -64,17 +62,8 @@ def inventory(client: TestClient) -> Inventory:
 @pytest.fixture
 async def controlled(store: Store, client: TestClient) -> AsyncIterator[None]:
     """Emulated switches for the topology, and the controller parts that serve services."""
-    network = EmulatedNetwork.from_descriptor(load_descriptor(TOPOLOGY, "pair.yaml")[0])
-    manager = DeviceManager(store, {"emulated": EmulatedPlugin(network)}, backoff=Backoff(0.01))
-    reconciler = ServiceReconciler(store)
-    await manager.start()
-    await reconciler.start()
-    try:
-        await eventually(lambda: len(manager.connected_devices()) == 2)
+    async with emulated_services(store, load_descriptor(TOPOLOGY, "pair.yaml")[0]):
         yield
-    finally:
-        await reconciler.stop()
-        await manager.stop()
 
 
 def vpn(vpn_id: str = VPN_ID, kind: str = "vpws") -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 
 from netweave.assurance import EmbeddedTSDB, Query
 from netweave.bus import InProcessBus
-from netweave.controller import Backoff, DeviceManager
+from netweave.controller import DeviceManager
 from netweave.controller.packets import ETH_PROBE
 from netweave.controller.probes import OWNER as PROBES_OWNER
 from netweave.controller.probes import PROBE_PRIORITY, LatencyProbes, build_probe
@@ -22,16 +22,15 @@ from netweave.drivers import PacketIn
 from netweave.drivers.emulated import (
     EmulatedDriver,
     EmulatedNetwork,
-    EmulatedPlugin,
     EmulationError,
 )
 from netweave.inventory import Inventory, load_descriptor
 from netweave.inventory.inputs import LinkUpdate, ServiceCreate, ServiceUpdate
 from netweave.model import ConfigRule, RuleStatus, ServiceStatus
 from netweave.model.ids import device_id, service_id
-from netweave.services import ServiceReconciler, owner_of
+from netweave.services import owner_of
 from netweave.store import Store
-from netweave.testing import eventually
+from netweave.testing import emulated_services, eventually
 
 # h1 - s1:eth2, s1:eth1 - s2:eth1, s2:eth2 - h2
 LINE = """
@@ -69,12 +68,7 @@ async def net(store: Store) -> AsyncIterator[Net]:
     descriptor, _ = load_descriptor(LINE, "line.yaml")
     inventory = Inventory(store, InProcessBus())
     inventory.import_topology(descriptor)
-    network = EmulatedNetwork.from_descriptor(descriptor)
-    manager = DeviceManager(store, {"emulated": EmulatedPlugin(network)}, backoff=Backoff(0.01))
-    reconciler = ServiceReconciler(store)
-    await manager.start()
-    await reconciler.start()
-    try:
+    async with emulated_services(store, descriptor) as run:
         ends = [{"device": h, "endpoint": "eth0"} for h in ("h1", "h2")]
         spec = {"name": "h1-h2", "endpoints": ends}
         inventory.create_service(ServiceCreate.model_validate(spec))
@@ -84,10 +78,7 @@ async def net(store: Store) -> AsyncIterator[Net]:
                 return repo.services.get(service_id("h1-h2")).status is ServiceStatus.ACTIVE
 
         await eventually(active)
-        yield Net(store, inventory, network, manager)
-    finally:
-        await reconciler.stop()
-        await manager.stop()
+        yield Net(store, inventory, run.network, run.manager)
 
 
 def latest(tsdb: EmbeddedTSDB) -> dict[tuple[str, str, str], float]:

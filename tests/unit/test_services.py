@@ -10,8 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from netweave.bus import InProcessBus
-from netweave.controller import Backoff, DeviceManager
-from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
+from netweave.drivers.emulated import EmulatedNetwork
 from netweave.inventory import Conflict, Invalid, Inventory, load_descriptor
 from netweave.inventory.inputs import LinkUpdate, ServiceCreate, ServiceUpdate
 from netweave.model import (
@@ -25,7 +24,7 @@ from netweave.model import (
 from netweave.model.ids import device_id, endpoint_id, link_id, service_id
 from netweave.services import ServiceReconciler, connection_id, owner_of
 from netweave.store import Store
-from netweave.testing import eventually
+from netweave.testing import emulated_services, eventually
 
 GBIT = 1_000_000_000
 
@@ -102,17 +101,8 @@ async def net(store: Store) -> AsyncIterator[Net]:
     descriptor, _ = load_descriptor(SQUARE, "square.yaml")
     inventory = Inventory(store, InProcessBus())
     inventory.import_topology(descriptor)
-    network = EmulatedNetwork.from_descriptor(descriptor)
-    manager = DeviceManager(store, {"emulated": EmulatedPlugin(network)}, backoff=Backoff(0.01))
-    reconciler = ServiceReconciler(store)
-    await manager.start()
-    await reconciler.start()
-    try:
-        await eventually(lambda: len(manager.connected_devices()) == len(SWITCHES))
-        yield Net(store, inventory, network, reconciler)
-    finally:
-        await reconciler.stop()
-        await manager.stop()
+    async with emulated_services(store, descriptor) as run:
+        yield Net(store, inventory, run.network, run.reconciler)
 
 
 H1_LINK, H2_LINK = "h1:eth0--s1:eth3", "h2:eth0--s3:eth3"

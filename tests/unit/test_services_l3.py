@@ -13,7 +13,6 @@ from os_ken.lib.packet import ethernet, ipv4, packet
 from os_ken.lib.packet import icmp as icmp_packet
 
 from netweave.bus import InProcessBus
-from netweave.controller import Backoff, DeviceManager
 from netweave.controller import packets as pk
 from netweave.controller.gateway import Gateway, arp_reply, asked
 from netweave.drivers import PacketIn
@@ -22,10 +21,10 @@ from netweave.inventory import Invalid, Inventory, load_descriptor
 from netweave.inventory.inputs import DeviceUpdate, EndpointUpdate, ServiceCreate, ServiceUpdate
 from netweave.model import Connection, Device, DeviceType, Hop, ServiceStatus
 from netweave.model.ids import device_id, endpoint_id, service_id
-from netweave.services import ServiceReconciler, owner_of
+from netweave.services import owner_of
 from netweave.services.l3 import Site, gateway_mac, l3vpn_rules
 from netweave.store import Store
-from netweave.testing import eventually
+from netweave.testing import emulated_services, eventually
 
 OWNER = owner_of("svc")
 GW_MAC = "02:00:00:00:00:aa"
@@ -328,25 +327,19 @@ async def net(store: Store) -> AsyncIterator[Net]:
     descriptor, _ = load_descriptor(LINE, "line.yaml")
     inventory = Inventory(store, InProcessBus())
     inventory.import_topology(descriptor)
-    network = EmulatedNetwork.from_descriptor(descriptor)
-    plugin = EmulatedPlugin(network)
-    manager = DeviceManager(store, {"emulated": plugin}, backoff=Backoff(0.01))
-    reconciler = ServiceReconciler(store)
-    gateway = Gateway(store, manager)
-    h1 = plugin.create(Device(id="h1", name="h1", type=DeviceType.HOST))
-    frames: list[bytes] = []
-    await manager.start()
-    await reconciler.start()
-    gateway.start()
-    await h1.connect()
-    h1.subscribe(lambda event: frames.append(event.data) if isinstance(event, PacketIn) else None)
-    try:
-        await eventually(lambda: len(manager.connected_devices()) == len(SWITCHES))
-        yield Net(store, inventory, network, gateway, frames)
-    finally:
-        await h1.disconnect()
-        await reconciler.stop()
-        await manager.stop()
+    async with emulated_services(store, descriptor) as run:
+        gateway = Gateway(store, run.manager)
+        gateway.start()
+        h1 = EmulatedPlugin(run.network).create(Device(id="h1", name="h1", type=DeviceType.HOST))
+        frames: list[bytes] = []
+        await h1.connect()
+        h1.subscribe(
+            lambda event: frames.append(event.data) if isinstance(event, PacketIn) else None
+        )
+        try:
+            yield Net(store, inventory, run.network, gateway, frames)
+        finally:
+            await h1.disconnect()
 
 
 async def test_l3vpn_becomes_active_answers_its_gateways_and_leaves_nothing(net: Net) -> None:

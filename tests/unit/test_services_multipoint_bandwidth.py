@@ -14,17 +14,14 @@ from test_services import GBIT, Net, _host, _link, _switch
 
 from netweave.api import create_app
 from netweave.bus import InProcessBus
-from netweave.controller import Backoff, DeviceManager
-from netweave.drivers.emulated import EmulatedNetwork, EmulatedPlugin
 from netweave.inventory import Invalid, Inventory, load_descriptor
 from netweave.inventory.inputs import ServiceCreate, ServiceUpdate
 from netweave.model import Connection, Hop, ServiceStatus
 from netweave.model.ids import device_id, link_id
-from netweave.services import ServiceReconciler
 from netweave.services.l3 import Site, l3vpn_rules
 from netweave.services.routing import Route, _grafted, hose
 from netweave.store import Store
-from netweave.testing import eventually
+from netweave.testing import emulated_services, eventually
 
 MBIT = 1_000_000
 SWITCHES = ("s1", "s2", "s3", "s4")
@@ -65,17 +62,8 @@ async def net(store: Store) -> AsyncIterator[Net]:
     descriptor, _ = load_descriptor(tree(), "tree.yaml")
     inventory = Inventory(store, InProcessBus())
     inventory.import_topology(descriptor)
-    network = EmulatedNetwork.from_descriptor(descriptor)
-    manager = DeviceManager(store, {"emulated": EmulatedPlugin(network)}, backoff=Backoff(0.01))
-    reconciler = ServiceReconciler(store)
-    await manager.start()
-    await reconciler.start()
-    try:
-        await eventually(lambda: len(manager.connected_devices()) == len(SWITCHES))
-        yield Net(store, inventory, network, reconciler)
-    finally:
-        await reconciler.stop()
-        await manager.stop()
+    async with emulated_services(store, descriptor) as run:
+        yield Net(store, inventory, run.network, run.reconciler)
 
 
 def reserved(net: Net) -> dict[str, int]:
