@@ -246,8 +246,9 @@ def many(count: int) -> list[Service]:
     ]
 
 
-async def loaded(setup: Setup, count: int, singles: int) -> None:
-    """The single case again, next to `count` active services (hosts a<count>, b<count>)."""
+async def create_many(setup: Setup, count: int) -> None:
+    """`many(count)` created in one transaction (`Provisioning.converge_many`), until all
+    are active."""
     services = many(count)
     done = setup.waiter.expect(active, count)
     with setup.store.transaction() as repo:
@@ -255,20 +256,19 @@ async def loaded(setup: Setup, count: int, singles: int) -> None:
             repo.services.add(service)
         Provisioning(repo).converge_many(services, strict=True, recompute=True)
     await done.wait()
+
+
+async def loaded(setup: Setup, count: int, singles: int) -> None:
+    """The single case again, next to `count` active services (hosts a<count>, b<count>)."""
+    await create_many(setup, count)
     hosts = (f"a{count}", f"b{count}")
     await single(setup, singles, hosts=hosts, case=f"next to {count} services:")
 
 
 async def batch(setup: Setup, count: int) -> None:
-    services = many(count)
     clock = Stopwatch()
     with clock:
-        done = setup.waiter.expect(active, count)
-        with setup.store.transaction() as repo:
-            for service in services:
-                repo.services.add(service)
-            Provisioning(repo).converge_many(services, strict=True, recompute=True)
-        await done.wait()
+        await create_many(setup, count)
     with setup.store.transaction() as repo:
         rules = [r for r in repo.rules.list() if service_of(r.owner) is not None]
         provisioning = Provisioning(repo)
