@@ -104,6 +104,17 @@ class QueryResult(BaseModel):
     step_ns: int
     series: list[ResultSeries]
 
+    @classmethod
+    def of(cls, query: Query, series: list[ResultSeries]) -> QueryResult:
+        """The answer to `query`: `series` put in order of their tags."""
+        ordered = sorted(series, key=lambda result: sorted(result.tags.items()))
+        return cls(
+            metric=query.metric,
+            aggregation=query.aggregation,
+            step_ns=query.step_ns,
+            series=ordered,
+        )
+
 
 class SeriesInfo(BaseModel):
     """A stored series and its latest sample (None before the first one)."""

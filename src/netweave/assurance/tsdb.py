@@ -174,10 +174,7 @@ class EmbeddedTSDB:
                         values=buckets.values[rows].tolist(),
                     )
                 )
-        series.sort(key=lambda result: sorted(result.tags.items()))
-        return QueryResult(
-            metric=query.metric, aggregation=query.aggregation, step_ns=query.step_ns, series=series
-        )
+        return QueryResult.of(query, series)
 
     def latest(
         self, metric: str | None = None, match: Sequence[TagMatcher] = ()
