@@ -351,17 +351,25 @@ class DeviceManager:
                 same = now is not None and (now.action, now.value) == (rule.action, rule.value)
                 return now if same else None
 
-            done = [rule for rule, result in replies if result.ok and as_planned(rule)]
-            repo.rules.delete_many(r.id for r in done if r.action == RuleAction.DELETE)
-            applied = [r for r in done if r.action == RuleAction.SET] + confirmed
-            repo.rules.mark(
-                [now for now in map(as_planned, applied) if now is not None], RuleStatus.APPLIED
-            )
+            deleted: list[str] = []
+            applied: list[ConfigRule] = []
+            refused: list[tuple[ConfigRule, ConfigRule, str | None]] = []
             for rule, result in replies:
                 now = as_planned(rule)
-                if not result.ok and now is not None:
-                    status = RuleStatus.FAILED if rule.action == RuleAction.SET else rule.status
-                    repo.rules.mark([now], status, result.error)
+                if now is None:
+                    continue  # its owner changed it meanwhile: reconciled again
+                if not result.ok:
+                    refused.append((rule, now, result.error))
+                elif rule.action == RuleAction.DELETE:
+                    deleted.append(rule.id)
+                else:
+                    applied.append(now)
+            applied += [now for now in map(as_planned, confirmed) if now is not None]
+            repo.rules.delete_many(deleted)
+            repo.rules.mark(applied, RuleStatus.APPLIED)
+            for rule, now, error in refused:
+                status = RuleStatus.FAILED if rule.action == RuleAction.SET else rule.status
+                repo.rules.mark([now], status, error)
         return [None] * len(answers)
 
 
